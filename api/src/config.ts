@@ -1,0 +1,85 @@
+// Settings from the environment, checked once at start-up: a bad value stops the
+// service with a message naming the variable.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+
+export type Listen = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
+
+export interface Config {
+  stateDir: string;
+  domain: string;
+  apiListen: Listen;
+  resolverListen: Listen;
+  /** Group given access to unix sockets (mode 0660); undefined keeps the process's own group. */
+  socketGroup: number | undefined;
+  apiToken: string | undefined;
+  apiTokenFile: string;
+  importLimitBytes: number;
+  retainChanges: number;
+  shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {}
+
+export function parseListen(name: string, value: string): Listen {
+  if (value.startsWith("unix:")) {
+    const path = value.slice(5);
+    if (!path.startsWith("/")) throw new ConfigError(`${name}: a unix socket path must be absolute (unix:/path)`);
+    return { kind: "unix", path };
+  }
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port < 0 || port > 65535) throw new ConfigError(`${name}: expected host:port or unix:/path, got ${JSON.stringify(value)}`);
+  return { kind: "tcp", host: match[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${name}: expected a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** The gid of a group by name or number, from /etc/group. */
+export function lookupGroup(name: string): number | undefined {
+  if (/^\d+$/.test(name)) return Number(name);
+  let groups = "";
+  try {
+    groups = readFileSync("/etc/group", "utf8");
+  } catch {
+    return undefined;
+  }
+  for (const line of groups.split("\n")) {
+    const [group, , gid] = line.split(":");
+    if (group === name && gid !== undefined) return Number(gid);
+  }
+  return undefined;
+}
+
+// nginx workers on Debian run as www-data: when the service runs as root it hands
+// the sockets to that group, so that workers can connect and other users cannot.
+function socketGroup(env: NodeJS.ProcessEnv): number | undefined {
+  const wanted = env.SOCKET_GROUP;
+  if (wanted) {
+    const gid = lookupGroup(wanted);
+    if (gid === undefined) throw new ConfigError(`SOCKET_GROUP: no group named ${JSON.stringify(wanted)}`);
+    return gid;
+  }
+  return process.getuid?.() === 0 ? lookupGroup("www-data") : undefined;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const stateDir = resolve(env.STATE_DIR || "./.run");
+  return {
+    stateDir,
+    domain: env.DOMAIN || "localhost",
+    apiListen: parseListen("API_LISTEN", env.API_LISTEN || "127.0.0.1:9000"),
+    resolverListen: parseListen("RESOLVER_LISTEN", env.RESOLVER_LISTEN || `unix:${stateDir}/resolver.sock`),
+    socketGroup: socketGroup(env),
+    apiToken: env.API_TOKEN || undefined,
+    apiTokenFile: resolve(env.API_TOKEN_FILE || `${stateDir}/api-token`),
+    importLimitBytes: positiveInt("IMPORT_LIMIT_BYTES", env.IMPORT_LIMIT_BYTES, 64 * 1024 * 1024),
+    retainChanges: positiveInt("CHANGES_RETAIN", env.CHANGES_RETAIN, 10_000),
+    shutdownGraceMs: positiveInt("SHUTDOWN_GRACE_MS", env.SHUTDOWN_GRACE_MS, 10_000),
+  };
+}
