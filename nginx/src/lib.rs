@@ -1,22 +1,26 @@
-use ngx::ffi::{ngx_http_module_t, ngx_module_t, NGX_HTTP_MODULE};
+//! ngx_http_set_backend_module: runs a proxy-wasm filter for each request and routes
+//! the request to the backend the filter chose — through a variable
+//! (`set_backend $backend;` + `proxy_pass http://$backend`) or through an upstream
+//! balancer (`set_backend_balancer;` + `keepalive`).
 
-static NGX_HTTP_SET_BACKEND_MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
-    preconfiguration: None,
-    postconfiguration: None,
-    create_main_conf: None,
-    init_main_conf: None,
-    create_srv_conf: None,
-    merge_srv_conf: None,
-    create_loc_conf: None,
-    merge_loc_conf: None,
-};
+// Pure modules (unit-tested with `cargo test`).
+mod backend_addr;
+mod filter_file;
 
-ngx::ngx_modules!(ngx_http_set_backend_module);
+// Modules that call into nginx. They are left out of unit-test builds: their nginx
+// symbols only resolve inside an nginx process, not in a test executable.
+#[cfg(not(test))]
+mod balancer;
+#[cfg(not(test))]
+mod conf;
+#[cfg(not(test))]
+mod module;
+#[cfg(not(test))]
+mod request_ctx;
+#[cfg(not(test))]
+mod shared;
+#[cfg(not(test))]
+mod variable;
 
-#[used]
-#[allow(non_upper_case_globals)]
-pub static mut ngx_http_set_backend_module: ngx_module_t = ngx_module_t {
-    ctx: &raw const NGX_HTTP_SET_BACKEND_MODULE_CTX as _,
-    type_: NGX_HTTP_MODULE as _,
-    ..ngx_module_t::default()
-};
+#[cfg(not(test))]
+pub use module::{ngx_http_set_backend_module, Module};

@@ -1,0 +1,66 @@
+//! Configuration-time check of the filter file, done in the master.
+//!
+//! The master must not start wasmtime (its runtime owns threads and signal handlers,
+//! and the seed deadlocked by starting a runtime before fork), so `nginx -t` checks
+//! what can be checked by parsing alone: that the file is a WebAssembly module and
+//! that it speaks proxy-wasm ABI 0.2.1. Compilation happens in each worker.
+
+use wasmparser::{Parser, Payload};
+
+pub const ABI_EXPORT: &str = "proxy_abi_version_0_2_1";
+
+pub fn check(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
+        return Err("is not a WebAssembly module (no \\0asm header)".into());
+    }
+    if bytes[4..8] != [1, 0, 0, 0] {
+        return Err("is a WebAssembly component or an unknown version, not a core module".into());
+    }
+    let mut abi = false;
+    let mut memory = false;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| format!("is malformed: {e}"))? {
+            Payload::ExportSection(exports) => {
+                for export in exports {
+                    let export = export.map_err(|e| format!("is malformed: {e}"))?;
+                    abi |= export.name == ABI_EXPORT;
+                    memory |= export.name == "memory";
+                }
+            }
+            Payload::End(_) => break,
+            _ => {}
+        }
+    }
+    if !abi {
+        return Err(format!("does not export {ABI_EXPORT} (only proxy-wasm ABI 0.2.1 is supported)"));
+    }
+    if !memory {
+        return Err("does not export its memory".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_text_and_empty_files() {
+        assert!(check(b"").unwrap_err().contains("not a WebAssembly"));
+        assert!(check(b"(module)").unwrap_err().contains("not a WebAssembly"));
+    }
+
+    #[test]
+    fn rejects_module_without_abi_export() {
+        // The smallest valid module: header only.
+        let empty = b"\0asm\x01\0\0\0";
+        assert!(check(empty).unwrap_err().contains(ABI_EXPORT));
+    }
+
+    #[test]
+    fn rejects_truncated_module() {
+        let mut m = b"\0asm\x01\0\0\0".to_vec();
+        m.extend_from_slice(&[7, 20, 1]); // export section claiming 20 bytes, holding 1
+        assert!(check(&m).unwrap_err().contains("malformed"));
+    }
+}

@@ -1,0 +1,71 @@
+//! The module itself: its configuration hooks and the `ngx_module_t` nginx loads.
+
+use core::ffi::{c_char, c_void};
+use core::ptr;
+
+use ngx::core::NGX_CONF_ERROR;
+use ngx::ffi::{
+    ngx_conf_t, ngx_http_module_t, ngx_module_t, NGX_HTTP_MODULE,
+    NGX_LOG_EMERG,
+};
+use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, HttpModuleServerConf};
+use ngx::ngx_conf_log_error;
+
+use crate::conf::{self, LocConf, MainConf, UpstreamConf};
+
+pub struct Module;
+
+impl HttpModule for Module {
+    fn module() -> &'static ngx_module_t {
+        unsafe { &*ptr::addr_of!(ngx_http_set_backend_module) }
+    }
+
+    unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {
+        let mcf = unsafe { &mut *(conf as *mut MainConf) };
+        mcf.filter_timeout.get_or_insert(conf::DEFAULT_FILTER_TIMEOUT_MS);
+        if mcf.used && mcf.filter_path.is_none() {
+            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "\"set_backend\" is used but no \"set_backend_filter\" is configured in http{{}}");
+            return NGX_CONF_ERROR;
+        }
+        if mcf.filter_path.is_none() && (mcf.filter_config.is_some() || !mcf.clusters.is_empty()) {
+            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "set_backend_* settings without \"set_backend_filter\"");
+            return NGX_CONF_ERROR;
+        }
+        ptr::null_mut()
+    }
+}
+
+unsafe impl HttpModuleMainConf for Module {
+    type MainConf = MainConf;
+}
+
+unsafe impl HttpModuleServerConf for Module {
+    type ServerConf = UpstreamConf;
+}
+
+unsafe impl HttpModuleLocationConf for Module {
+    type LocationConf = LocConf;
+}
+
+static NGX_HTTP_SET_BACKEND_MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
+    preconfiguration: None,
+    postconfiguration: None,
+    create_main_conf: Some(Module::create_main_conf),
+    init_main_conf: Some(Module::init_main_conf),
+    create_srv_conf: Some(Module::create_srv_conf),
+    merge_srv_conf: Some(Module::merge_srv_conf),
+    create_loc_conf: Some(Module::create_loc_conf),
+    merge_loc_conf: Some(Module::merge_loc_conf),
+};
+
+// The exported table nginx reads on load_module.
+ngx::ngx_modules!(ngx_http_set_backend_module);
+
+#[used]
+#[allow(non_upper_case_globals)]
+pub static mut ngx_http_set_backend_module: ngx_module_t = ngx_module_t {
+    ctx: &raw const NGX_HTTP_SET_BACKEND_MODULE_CTX as _,
+    commands: unsafe { &raw mut conf::directives::COMMANDS[0] },
+    type_: NGX_HTTP_MODULE as _,
+    ..ngx_module_t::default()
+};
