@@ -55,7 +55,16 @@ function health(store: RouteStore) {
   };
 }
 
-export function createApps(options: AppOptions): { publicApp: Koa; internalApp: Koa } {
+/** Method and path of every route a router serves, e.g. ["GET", "/entries/:host.json"]. */
+export type RouteList = [string, string][];
+
+function routesOf(...routers: Router[]): RouteList {
+  return routers.flatMap((router) =>
+    router.stack.flatMap((layer) => layer.methods.filter((m) => m !== "HEAD").map((m): [string, string] => [m, String(layer.path)])),
+  );
+}
+
+export function createApps(options: AppOptions): { publicApp: Koa; internalApp: Koa; publicRoutes: RouteList } {
   const { store } = options;
   const metrics = createMetrics(store);
   const requireToken = bearerAuth(options.token);
@@ -75,5 +84,5 @@ export function createApps(options: AppOptions): { publicApp: Koa; internalApp: 
   lookups.get("/metrics", metrics.serve);
   mount(internalApp, lookups);
 
-  return { publicApp, internalApp };
+  return { publicApp, internalApp, publicRoutes: routesOf(docs, entries) };
 }

@@ -16,7 +16,7 @@ for (const vector of vectors.match) {
     const host = normalizeRequestHost(vector.host);
     const found = [...candidatePatterns(host)].find(({ pattern }) => routes.has(pattern));
     t.is(found?.pattern ?? null, vector.pattern);
-    t.is(found?.match ?? null, vector.match);
+    t.is<string | null, string | null>(found?.match ?? null, vector.match);
   });
 }
 

@@ -22,21 +22,25 @@ export const ChangesQuery = z.strictObject({
   wait: z.coerce.number().int().min(0).optional(),
 });
 
-function describe(issue: z.core.$ZodIssue, what: string): { code: string; message: string } {
-  const where = issue.path.length > 0 ? issue.path.join(".") : what;
+function describe(issue: z.core.$ZodIssue, value: unknown, what: "body" | "query"): { code: string; message: string } {
+  const where = issue.path.join(".");
   if (issue.code === "unrecognized_keys") {
-    return { code: "unknown_field", message: `unknown field ${JSON.stringify(issue.keys[0])} in ${what}` };
+    return { code: "unknown_field", message: `unknown field ${JSON.stringify(issue.keys[0])} in the ${what}` };
   }
-  if (issue.code === "invalid_type" && issue.input === undefined) {
-    return { code: "missing_field", message: `${where} is required` };
+  if (issue.path.length === 0) {
+    return { code: `invalid_${what}`, message: `the ${what} must be a JSON object with the documented fields` };
   }
-  return { code: what === "body" ? "invalid_body" : "invalid_query", message: `${where}: ${issue.message}` };
+  const field = issue.path[0];
+  if (typeof value === "object" && value !== null && typeof field === "string" && !(field in value)) {
+    return { code: "missing_field", message: `${where} is required in the ${what}` };
+  }
+  return { code: `invalid_${what}`, message: `${where}: ${issue.message}` };
 }
 
 /** Parses `value` with `schema`, or throws a 400 naming the first problem. */
 export function check<T extends z.ZodType>(schema: T, value: unknown, what: "body" | "query"): z.infer<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const { code, message } = describe(result.error.issues[0]!, what);
+  const { code, message } = describe(result.error.issues[0]!, value, what);
   throw new ApiError(400, code, message);
 }

@@ -1,0 +1,155 @@
+// The service as a process: start-up, token generation, health, metrics, logs,
+// request ids and a graceful stop on SIGTERM.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, statSync, readFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import test, { type ExecutionContext } from "ava";
+import { httpRequest, post, startTestService, TOKEN } from "./helpers.ts";
+
+interface Child {
+  process: ChildProcess;
+  port: number;
+  socket: string;
+  logs: Record<string, unknown>[];
+  stderr: string[];
+  exited: Promise<number | null>;
+}
+
+// Starts `node api/src/main.ts` and waits for its "route API listening" log line.
+async function startChild(t: ExecutionContext, dir: string, env: Record<string, string> = {}): Promise<Child> {
+  const child = spawn(process.execPath, ["--import=tsx", "api/src/main.ts"], {
+    env: { ...process.env, STATE_DIR: dir, API_LISTEN: "127.0.0.1:0", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+  const logs: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  child.stderr!.on("data", (d: Buffer) => stderr.push(d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      logs.push(entry);
+      if (entry.msg === "route API listening") resolve(entry);
+    });
+    exited.then((code) => reject(new Error(`service exited with ${code}: ${stderr.join("")}`)));
+  });
+  const ready = await listening;
+  return {
+    process: child,
+    port: Number(String(ready.public).split(":").at(-1)),
+    socket: String(ready.internal).slice("unix:".length),
+    logs,
+    stderr,
+    exited,
+  };
+}
+
+function tempDir(t: ExecutionContext): string {
+  const dir = mkdtempSync(join(tmpdir(), "set-backend-svc-"));
+  chmodSync(dir, 0o755);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test("first start generates a token file (0600) and prints it once; later starts reuse it", async (t) => {
+  const dir = tempDir(t);
+  const first = await startChild(t, dir);
+  const tokenFile = join(dir, "api-token");
+  const token = readFileSync(tokenFile, "utf8").trim();
+  t.true(token.length >= 16);
+  t.is(statSync(tokenFile).mode & 0o777, 0o600);
+  t.true(first.stderr.join("").includes(token));
+  t.false(JSON.stringify(first.logs).includes(token), "the token never goes to the log stream");
+  const ok = await httpRequest({ host: "127.0.0.1", port: first.port, path: "/entries.json", headers: { Authorization: `Bearer ${token}` } });
+  t.is(ok.status, 200);
+  first.process.kill("SIGTERM");
+  t.is(await first.exited, 0);
+
+  const second = await startChild(t, dir);
+  t.false(second.stderr.join("").includes(token));
+  const again = await httpRequest({ host: "127.0.0.1", port: second.port, path: "/entries.json", headers: { Authorization: `Bearer ${token}` } });
+  t.is(again.status, 200);
+});
+
+test("a bad setting stops the service with a message naming the variable", async (t) => {
+  const dir = tempDir(t);
+  const child = spawn(process.execPath, ["--import=tsx", "api/src/main.ts"], {
+    env: { ...process.env, STATE_DIR: dir, API_LISTEN: "nowhere", API_TOKEN: TOKEN },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d));
+  const code = await new Promise((resolve) => child.once("exit", resolve));
+  t.is(code, 1);
+  t.regex(out, /API_LISTEN: expected host:port or unix:\/path/);
+});
+
+test("SIGTERM answers a waiting long-poll, finishes, and exits 0", async (t) => {
+  const dir = tempDir(t);
+  const child = await startChild(t, dir, { API_TOKEN: TOKEN });
+  const waiting = httpRequest({ socketPath: child.socket, path: "/changes?since=0&wait=30000" });
+  await new Promise((r) => setTimeout(r, 200));
+  child.process.kill("SIGTERM");
+  const reply = await waiting;
+  t.deepEqual(reply.json(), { seq: 0, changes: [] });
+  t.is(await child.exited, 0);
+  t.true(child.logs.some((l) => l.msg === "stopped"));
+});
+
+test("each request is logged as a JSON line with its request id, which the answer echoes", async (t) => {
+  const dir = tempDir(t);
+  const child = await startChild(t, dir, { API_TOKEN: TOKEN });
+  const mine = await httpRequest({ host: "127.0.0.1", port: child.port, path: "/healthz", headers: { "X-Request-Id": "abc-123" } });
+  t.is(mine.headers["x-request-id"], "abc-123");
+  const hostile = await httpRequest({ host: "127.0.0.1", port: child.port, path: "/healthz", headers: { "X-Request-Id": "a b<script>" } });
+  t.regex(String(hostile.headers["x-request-id"]), /^[0-9a-f-]{36}$/);
+  child.process.kill("SIGTERM");
+  await child.exited;
+  const requests = child.logs.filter((l) => l.msg === "request");
+  t.true(requests.some((l) => l.req_id === "abc-123" && l.path === "/healthz" && l.status === 200));
+  t.false(JSON.stringify(child.logs).includes("<script>"));
+});
+
+test("/healthz reports entries and seq; /metrics has requests, latency and the entry count", async (t) => {
+  const s = await startTestService(t);
+  await post(s, "a.example.com", "localhost:1");
+  await post(s, "b.example.com", "localhost:1");
+  t.deepEqual((await s.api("/healthz", { auth: false })).json(), { status: "ok", entries: 2, seq: 2 });
+  t.deepEqual((await s.internal("/healthz")).json(), { status: "ok", entries: 2, seq: 2 });
+  const metrics = (await s.api("/metrics")).text;
+  t.regex(metrics, /^set_backend_entries 2$/m);
+  t.regex(metrics, /^set_backend_changes_seq 2$/m);
+  t.regex(metrics, /set_backend_api_requests_total\{listener="public",method="POST",route="\/entries.json",status="201"\} 2/);
+  t.regex(metrics, /set_backend_api_request_duration_seconds_bucket\{.*route="\/healthz".*\}/);
+});
+
+test("GET / documents the API with the seed's examples and escapes what it shows", async (t) => {
+  const s = await startTestService(t, { DOMAIN: 'ex<ample>".com' });
+  const page = await s.api("/", { auth: false });
+  t.is(page.status, 200);
+  t.regex(String(page.headers["content-type"]), /^text\/html/);
+  t.true(page.text.includes("POST /entries.json"));
+  t.true(page.text.includes("DELETE /entries/{host}.json"));
+  t.true(page.text.includes("Authorization: Bearer $TOKEN"));
+  t.true(page.text.includes("api.ex&lt;ample&gt;&quot;.com"));
+  t.false(page.text.includes("ex<ample>"));
+});
+
+test("a second service cannot take over a socket that is in use", async (t) => {
+  const s = await startTestService(t);
+  const dir = tempDir(t);
+  const child = spawn(process.execPath, ["--import=tsx", "api/src/main.ts"], {
+    env: { ...process.env, STATE_DIR: dir, API_TOKEN: TOKEN, API_LISTEN: "127.0.0.1:0", RESOLVER_LISTEN: `unix:${s.socket}` },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d));
+  t.is(await new Promise((resolve) => child.once("exit", resolve)), 1);
+  t.regex(out, /already listening/);
+  t.is((await s.internal("/healthz")).status, 200);
+});
