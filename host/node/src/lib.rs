@@ -1,0 +1,1 @@
+//! Node binding of the proxy-wasm host (work in progress).

@@ -1,0 +1,151 @@
+//! VM layer: one wasmtime store + instance of a filter, its optional
+//! callbacks resolved once, and every guest call made under the deadline.
+
+use wasmtime::{InstancePre, Store, StoreLimitsBuilder, Trap, TypedFunc, WasmParams, WasmResults};
+
+use crate::error::{HostError, Result, TrapKind};
+use crate::runtime::Limits;
+use crate::state::HostState;
+
+/// The `proxy_on_*` exports this host calls; each one optional per spec.
+pub(crate) struct Callbacks {
+    pub on_context_create: Option<TypedFunc<(i32, i32), ()>>,
+    pub on_vm_start: Option<TypedFunc<(i32, i32), i32>>,
+    pub on_configure: Option<TypedFunc<(i32, i32), i32>>,
+    pub on_tick: Option<TypedFunc<i32, ()>>,
+    pub on_request_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
+    pub on_http_call_response: Option<TypedFunc<(i32, i32, i32, i32, i32), ()>>,
+    pub on_done: Option<TypedFunc<i32, i32>>,
+    pub on_log: Option<TypedFunc<i32, ()>>,
+    pub on_delete: Option<TypedFunc<i32, ()>>,
+    pub initialize: Option<TypedFunc<(), ()>>,
+    pub main: Option<TypedFunc<(i32, i32), i32>>,
+    pub start: Option<TypedFunc<(), ()>>,
+}
+
+pub(crate) struct Instance {
+    pub store: Store<HostState>,
+    pub callbacks: Callbacks,
+    deadline_ticks: u64,
+}
+
+impl Instance {
+    /// Instantiates and runs the module's own initialization (`_initialize` and
+    /// `main`, or `_start`). Proxy-wasm lifecycle calls are the caller's job.
+    /// On failure the state comes back, so the embedder's environment survives.
+    pub fn new(
+        pre: &InstancePre<HostState>,
+        mut state: HostState,
+        limits: &Limits,
+        deadline_ticks: u64,
+    ) -> std::result::Result<Self, (HostError, HostState)> {
+        state.limits = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .table_elements(1 << 20)
+            .instances(1)
+            .build();
+        let mut store = Store::new(pre.module().engine(), state);
+        store.limiter(|s| &mut s.limits);
+        // The deadline covers the wasm start function too.
+        store.set_epoch_deadline(deadline_ticks);
+        let callbacks = match Self::instantiate(pre, &mut store) {
+            Ok(c) => c,
+            Err(e) => return Err((e, store.into_data())),
+        };
+        let mut this = Self { store, callbacks, deadline_ticks };
+        match this.initialize() {
+            Ok(()) => Ok(this),
+            Err(e) => Err((e, this.into_state())),
+        }
+    }
+
+    fn instantiate(pre: &InstancePre<HostState>, store: &mut Store<HostState>) -> Result<Callbacks> {
+        let instance = pre.instantiate(&mut *store).map_err(|e| match e.downcast_ref::<Trap>() {
+            Some(_) => trap_error("instantiation", e),
+            None => HostError::Instantiate(format!("{e:#}")),
+        })?;
+        let memory = instance
+            .get_memory(&mut *store, "memory")
+            .ok_or_else(|| HostError::BadModule("export \"memory\" is not a memory".into()))?;
+        let allocator = match instance.get_func(&mut *store, "proxy_on_memory_allocate") {
+            Some(f) => f,
+            None => instance
+                .get_func(&mut *store, "malloc")
+                .ok_or_else(|| HostError::BadModule("no allocator export".into()))?,
+        };
+        let allocator = allocator
+            .typed::<i32, i32>(&*store)
+            .map_err(|_| HostError::BadModule("allocator must have type (i32) -> i32".into()))?;
+        store.data_mut().memory = Some(memory);
+        store.data_mut().allocator = Some(allocator);
+
+        macro_rules! callback {
+            ($name:literal) => {
+                match instance.get_func(&mut *store, $name) {
+                    None => None,
+                    Some(f) => Some(f.typed(&*store).map_err(|e| {
+                        HostError::BadModule(format!("export {} has the wrong type: {e}", $name))
+                    })?),
+                }
+            };
+        }
+        let callbacks = Callbacks {
+            on_context_create: callback!("proxy_on_context_create"),
+            on_vm_start: callback!("proxy_on_vm_start"),
+            on_configure: callback!("proxy_on_configure"),
+            on_tick: callback!("proxy_on_tick"),
+            on_request_headers: callback!("proxy_on_request_headers"),
+            on_http_call_response: callback!("proxy_on_http_call_response"),
+            on_done: callback!("proxy_on_done"),
+            on_log: callback!("proxy_on_log"),
+            on_delete: callback!("proxy_on_delete"),
+            initialize: callback!("_initialize"),
+            main: callback!("main"),
+            start: callback!("_start"),
+        };
+        Ok(callbacks)
+    }
+
+    fn initialize(&mut self) -> Result<()> {
+        if let Some(init) = self.callbacks.initialize.clone() {
+            self.call("_initialize", &init, ())?;
+            if let Some(main) = self.callbacks.main.clone() {
+                self.call("main", &main, (0, 0))?;
+            }
+        } else if let Some(start) = self.callbacks.start.clone() {
+            self.call("_start", &start, ())?;
+        }
+        Ok(())
+    }
+
+    /// Calls into the guest with a fresh deadline.
+    pub fn call<P: WasmParams, R: WasmResults>(&mut self, name: &'static str, f: &TypedFunc<P, R>, params: P) -> Result<R> {
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        f.call(&mut self.store, params).map_err(|e| trap_error(name, e))
+    }
+
+    pub fn state(&self) -> &HostState {
+        self.store.data()
+    }
+
+    pub fn state_mut(&mut self) -> &mut HostState {
+        self.store.data_mut()
+    }
+
+    /// Takes the environment back out of a (possibly trapped) instance.
+    pub fn into_state(self) -> HostState {
+        self.store.into_data()
+    }
+}
+
+fn trap_error(callback: &'static str, e: wasmtime::Error) -> HostError {
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => HostError::Trap {
+            callback,
+            kind: TrapKind::Deadline,
+            message: "deadline exceeded (epoch interruption)".into(),
+        },
+        Some(t) => HostError::Trap { callback, kind: TrapKind::Fault, message: t.to_string() },
+        None => HostError::Trap { callback, kind: TrapKind::Fault, message: format!("{e:#}") },
+    }
+}

@@ -1,0 +1,39 @@
+//! A proxy-wasm ABI 0.2.1 host on wasmtime, with nothing specific to any proxy.
+//!
+//! Layers, bottom up:
+//! - [`runtime`]: the wasmtime engine, compilation, precompiled modules, the epoch ticker;
+//! - [`instance`](crate::instance): one store + instance, guest calls under a deadline;
+//! - [`hostcalls`]: the table of every ABI host function;
+//! - [`filter_host`]: the context state machine ([`FilterHost`]) embedders drive;
+//! - [`embedder`]: the traits through which the embedder supplies the world.
+//!
+//! See docs/abi.md for what each host function does here.
+
+pub mod abi;
+pub mod embedder;
+pub mod error;
+pub mod filter_host;
+mod guest_memory;
+pub mod header_map;
+pub mod hostcalls;
+mod instance;
+pub mod metrics;
+pub mod recorder;
+pub mod runtime;
+pub mod shared_data;
+mod state;
+mod ticker;
+
+pub use abi::{Action, LogLevel, MetricType, Status, StreamType};
+pub use embedder::{
+    Clock, Environment, HttpCallRequest, HttpCallResponse, HttpCalls, LocalResponse, Logger, NullLogger,
+    Properties, SharedData, SharedDataError, Streams, SystemClock,
+};
+pub use error::{HostError, TrapKind};
+pub use filter_host::{FilterHost, FilterOptions};
+pub use header_map::HeaderMap;
+pub use metrics::Metric;
+pub use recorder::{Event, Recorder};
+pub use runtime::{FilterModule, Limits, Runtime, RuntimeConfig};
+pub use shared_data::MemorySharedData;
+pub use ticker::EpochTicker;
