@@ -1,0 +1,122 @@
+// `make run`: starts the route API and, when the nginx module and the filter are
+// built, Debian's nginx with them, both in the foreground. Logs from both reach
+// this terminal; Ctrl-C or SIGTERM stops both and leaves nothing running.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { connect } from "node:net";
+
+const root = resolve(import.meta.dirname, "..");
+const env = process.env;
+const stateDir = resolve(env.STATE_DIR || join(root, ".run"));
+const domain = env.DOMAIN || "localhost";
+const port = env.PORT || "8080";
+const apiListen = env.API_LISTEN || "127.0.0.1:9000";
+const resolverSocket = join(stateDir, "resolver.sock");
+const modulePath = env.SET_BACKEND_MODULE || join(root, "build/libngx_http_set_backend.so");
+const filterPath = env.SET_BACKEND_FILTER || join(root, "build/resolver.wasm");
+
+function fail(message: string): never {
+  process.stderr.write(`make run: ${message}\n`);
+  process.exit(1);
+}
+
+if (!/^[A-Za-z0-9.-]+$/.test(domain)) fail(`DOMAIN must be a DNS name, got ${JSON.stringify(domain)}`);
+if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) fail(`PORT must be 1-65535, got ${JSON.stringify(port)}`);
+
+/** Fills {{NAME}} placeholders; a placeholder without a value is an error, not an empty string. */
+export function render(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
+    const value = values[name];
+    if (value === undefined) fail(`the nginx template uses {{${name}}}, which has no value`);
+    return value;
+  });
+}
+
+function waitForSocket(path: string, child: ChildProcess): Promise<void> {
+  return new Promise((resolveReady, reject) => {
+    const started = Date.now();
+    const attempt = () => {
+      if (child.exitCode !== null) return reject(new Error("the route API exited during start-up"));
+      const socket = connect(path);
+      socket.once("connect", () => {
+        socket.destroy();
+        resolveReady();
+      });
+      socket.once("error", () => {
+        if (Date.now() - started > 30_000) reject(new Error(`the route API did not open ${path} within 30 s`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+const children: ChildProcess[] = [];
+let nginx: ChildProcess | undefined;
+let stopping = false;
+
+function stopAll(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) {
+    // nginx: QUIT is its graceful stop; the API drains on TERM.
+    if (child.exitCode === null) child.kill(child === nginx ? "SIGQUIT" : "SIGTERM");
+  }
+  const force = setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")), 15_000);
+  Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once("exit", r))))).then(() => {
+    clearTimeout(force);
+    process.exit(code);
+  });
+}
+
+function supervise(name: string, child: ChildProcess): void {
+  children.push(child);
+  child.once("exit", (code, signal) => {
+    if (stopping) return;
+    process.stderr.write(`make run: ${name} exited (${signal ?? code}); stopping everything\n`);
+    stopAll(1);
+  });
+}
+
+process.on("SIGINT", () => stopAll(0));
+process.on("SIGTERM", () => stopAll(0));
+
+mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+const api = spawn(process.execPath, ["--import=tsx", join(root, "api/src/main.ts")], {
+  env: { ...env, STATE_DIR: stateDir, API_LISTEN: apiListen, DOMAIN: domain },
+  stdio: "inherit",
+});
+supervise("route API", api);
+
+try {
+  await waitForSocket(resolverSocket, api);
+} catch (error) {
+  fail((error as Error).message);
+}
+
+if (!existsSync(modulePath) || !existsSync(filterPath)) {
+  process.stderr.write(
+    `make run: the nginx module (${modulePath}) or the filter (${filterPath}) is not built yet: running the route API alone on ${apiListen}\n`,
+  );
+} else {
+  const template = readFileSync(join(root, "nginx/nginx.conf.template"), "utf8");
+  const confPath = join(stateDir, "nginx.conf");
+  writeFileSync(
+    confPath,
+    render(template, {
+      MODULE: modulePath,
+      FILTER: filterPath,
+      STATE_DIR: stateDir,
+      DOMAIN: domain,
+      PORT: port,
+      API_LISTEN: apiListen,
+      RESOLVER_SOCKET: resolverSocket,
+      PAGES: join(root, "nginx/pages"),
+    }),
+  );
+  mkdirSync(join(stateDir, "nginx"), { recursive: true });
+  nginx = spawn("/usr/sbin/nginx", ["-p", join(stateDir, "nginx"), "-c", confPath, "-g", "daemon off;"], { stdio: "inherit" });
+  supervise("nginx", nginx);
+  process.stderr.write(`make run: nginx on port ${port}: api.${domain} is the route API, every other host is routed\n`);
+}
