@@ -15,10 +15,10 @@ node_modules/.package-lock.json: package-lock.json
 deps: node_modules/.package-lock.json
 	@scripts/system-deps.sh
 
-# Until the nginx module lands, `make run` starts the route API alone.
+# The route API and nginx in the foreground (scripts/run.ts); until the nginx
+# module and the filter are built, the route API alone.
 run: deps
-	@echo "make run: starting the route API (the nginx parts are not wired in yet); Ctrl-C stops it"
-	node --import=tsx api/src/main.ts
+	node --import=tsx scripts/run.ts
 
 api: deps
 	node --import=tsx api/src/main.ts
