@@ -1,0 +1,122 @@
+// Context registry and the proxy_on_* callbacks the host calls.
+// The filter subclasses RootContext / HttpContext and installs a root factory;
+// this file routes host callbacks to the right object by context id.
+import { Action } from "./types";
+
+export class HttpContext {
+  constructor(public id: u32, public root: RootContext) {}
+  onRequestHeaders(headerCount: u32, endOfStream: bool): u32 { return Action.Continue; }
+  /** The host is done with the request; drop any per-request state. */
+  onDelete(): void {}
+}
+
+export class RootContext {
+  constructor(public id: u32) {}
+  onVmStart(configSize: usize): bool { return true; }
+  onConfigure(configSize: usize): bool { return true; }
+  onTick(): void {}
+  onHttpCallResponse(token: u32, headerCount: u32, bodySize: usize, trailerCount: u32): void {}
+  createHttpContext(id: u32): HttpContext { return new HttpContext(id, this); }
+}
+
+type RootFactory = (id: u32) => RootContext;
+
+let rootFactory: RootFactory = (id: u32): RootContext => new RootContext(id);
+const roots = new Map<u32, RootContext>();
+const requests = new Map<u32, HttpContext>();
+
+// Garbage collection.  The build uses the `minimal` runtime (no shadow stack:
+// half the code size of `incremental` and faster calls), which never collects
+// on its own.  Collecting is safe only when no managed reference lives in a
+// wasm frame: at the end of the outermost host callback.  Per-request garbage
+// is small, so collecting every COLLECT_EVERY callbacks bounds the heap cheaply.
+const COLLECT_EVERY: u32 = 64;
+let depth: u32 = 0;
+let callbacksSinceCollect: u32 = 0;
+
+function enter(): void {
+  depth++;
+}
+
+function leave(force: bool): void {
+  depth--;
+  callbacksSinceCollect++;
+  if (depth == 0 && (force || callbacksSinceCollect >= COLLECT_EVERY)) {
+    callbacksSinceCollect = 0;
+    __collect();
+  }
+}
+
+export function setRootContextFactory(factory: RootFactory): void {
+  rootFactory = factory;
+}
+
+/** True while the host still knows the HTTP context (it may have gone while paused). */
+export function httpContextAlive(id: u32): bool {
+  return requests.has(id);
+}
+
+export function proxy_on_context_create(id: u32, parentId: u32): void {
+  enter();
+  if (parentId == 0) {
+    roots.set(id, rootFactory(id));
+  } else if (roots.has(parentId)) {
+    requests.set(id, roots.get(parentId).createHttpContext(id));
+  }
+  leave(false);
+}
+
+export function proxy_on_vm_start(rootId: u32, configSize: usize): bool {
+  // The VM configuration is unused: everything is in the plugin configuration.
+  return true;
+}
+
+export function proxy_on_configure(rootId: u32, configSize: usize): bool {
+  if (!roots.has(rootId)) return false;
+  enter();
+  const ok = roots.get(rootId).onConfigure(configSize);
+  leave(true);
+  return ok;
+}
+
+export function proxy_on_tick(rootId: u32): void {
+  if (!roots.has(rootId)) return;
+  enter();
+  roots.get(rootId).onTick();
+  leave(true);
+}
+
+// The spec passes the root context's id; some hosts pass the context that made
+// the call.  Either way the root handles the answer.
+export function proxy_on_http_call_response(contextId: u32, token: u32, headerCount: u32, bodySize: usize, trailerCount: u32): void {
+  let root: RootContext | null = null;
+  if (roots.has(contextId)) root = roots.get(contextId);
+  else if (requests.has(contextId)) root = requests.get(contextId).root;
+  if (root === null) return;
+  enter();
+  root.onHttpCallResponse(token, headerCount, bodySize, trailerCount);
+  leave(false);
+}
+
+export function proxy_on_request_headers(id: u32, headerCount: u32, endOfStream: bool): u32 {
+  if (!requests.has(id)) return Action.Continue;
+  enter();
+  const action = requests.get(id).onRequestHeaders(headerCount, endOfStream);
+  leave(false);
+  return action;
+}
+
+export function proxy_on_done(id: u32): bool {
+  return true;
+}
+
+export function proxy_on_delete(id: u32): void {
+  enter();
+  if (requests.has(id)) {
+    requests.get(id).onDelete();
+    requests.delete(id);
+  } else {
+    roots.delete(id);
+  }
+  leave(false);
+}

@@ -1,0 +1,60 @@
+// Guest memory the host writes into.
+//
+// The host returns variable-sized values (header values, buffers, shared data)
+// by calling proxy_on_memory_allocate and writing the address and size into the
+// two scratch slots we pass as `return_*` parameters.  Those blocks are
+// unmanaged (heap.alloc), so every reader takes ownership: copy, then free.
+
+// Three 8-byte return slots in static data: no allocation per host call.
+export const RETURN_A: usize = memory.data(8);
+export const RETURN_B: usize = memory.data(8);
+export const RETURN_C: usize = memory.data(8);
+
+export function proxy_on_memory_allocate(size: usize): usize {
+  return heap.alloc(size);
+}
+
+/** Address and size the host wrote into RETURN_A / RETURN_B, checked to lie inside linear memory. */
+export function returnedPtr(): usize {
+  return <usize>load<u32>(RETURN_A);
+}
+
+export function returnedSize(): usize {
+  return <usize>load<u32>(RETURN_B);
+}
+
+function insideMemory(ptr: usize, size: usize): bool {
+  const end = <u64>ptr + <u64>size;
+  return ptr != 0 && end <= (<u64>memory.size() << 16);
+}
+
+/**
+ * Copies the host-returned block into a managed ArrayBuffer and frees the block.
+ * Returns null if the host handed back an address outside our memory.
+ */
+export function takeReturnedBuffer(): ArrayBuffer | null {
+  const ptr = returnedPtr();
+  const size = returnedSize();
+  if (size == 0) {
+    if (ptr != 0) heap.free(ptr);
+    return new ArrayBuffer(0);
+  }
+  if (!insideMemory(ptr, size)) return null;
+  const out = new ArrayBuffer(<i32>size);
+  memory.copy(changetype<usize>(out), ptr, size);
+  heap.free(ptr);
+  return out;
+}
+
+/** Frees whatever block the host returned, without reading it. */
+export function dropReturnedBuffer(): void {
+  const ptr = returnedPtr();
+  if (ptr != 0 && insideMemory(ptr, 1)) heap.free(ptr);
+}
+
+/** Clears the return slots so a host that writes nothing leaves no stale pointer behind. */
+export function clearReturnSlots(): void {
+  store<u64>(RETURN_A, 0);
+  store<u64>(RETURN_B, 0);
+  store<u64>(RETURN_C, 0);
+}

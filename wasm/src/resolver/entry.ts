@@ -1,0 +1,78 @@
+// Cache entries as stored in proxy-wasm shared data (one nginx shm zone for
+// all workers).  Key: "sb:h:" + normalized host.  Value, little-endian:
+//
+//   offset 0  u8   kind      (EntryKind)
+//   offset 1  u8[3] zero
+//   offset 4  u32  epoch     cache epoch the answer belongs to
+//   offset 8  u64  expiresAt ms; the entry is fresh while now < expiresAt
+//   offset 16 u64  fetchedAt ms of the route API answer the backend came from
+//   offset 24 ...  backend   UTF-8 "host:port" or "unix:/path"; may be empty
+//
+// Pure code (no host calls) so as-pect can test it.
+
+export namespace EntryKind {
+  /** Written before a callout so the writer gets a CAS value to race against invalidations. */
+  export const Pending: u8 = 0;
+  /** The route API answered 200 with `backend`. */
+  export const Found: u8 = 1;
+  /** The route API answered 404: no site here. */
+  export const NotFound: u8 = 2;
+  /** The route API failed; `backend` (if not empty) is a stale one still served. */
+  export const Unavailable: u8 = 3;
+}
+
+export const ENTRY_HEADER: i32 = 24;
+export const MAX_BACKEND: i32 = 1024;
+export const HOST_KEY_PREFIX = "sb:h:";
+
+export function hostKey(host: string): ArrayBuffer {
+  return String.UTF8.encode(HOST_KEY_PREFIX + host);
+}
+
+export class CacheEntry {
+  constructor(
+    public kind: u8,
+    public epoch: u32,
+    public expiresAt: u64,
+    public fetchedAt: u64,
+    public backend: string) {}
+
+  /** Fresh = answers requests without asking the route API. */
+  isFresh(nowMs: u64, epoch: u32): bool {
+    return this.kind != EntryKind.Pending && this.epoch == epoch && nowMs < this.expiresAt;
+  }
+
+  /** A backend that may still be served while the route API is failing. */
+  hasStaleBackend(nowMs: u64, maxStaleMs: u64): bool {
+    if (this.backend.length == 0) return false;
+    if (this.kind != EntryKind.Found && this.kind != EntryKind.Unavailable) return false;
+    return nowMs <= this.fetchedAt + maxStaleMs;
+  }
+
+  encode(): ArrayBuffer {
+    const b = String.UTF8.encode(this.backend);
+    const out = new ArrayBuffer(ENTRY_HEADER + b.byteLength);
+    const p = changetype<usize>(out);
+    store<u32>(p, <u32>this.kind);
+    store<u32>(p, this.epoch, 4);
+    store<u64>(p, this.expiresAt, 8);
+    store<u64>(p, this.fetchedAt, 16);
+    memory.copy(p + <usize>ENTRY_HEADER, changetype<usize>(b), <usize>b.byteLength);
+    return out;
+  }
+}
+
+/** Decodes a stored value; null if it is not an entry this version wrote. */
+export function decodeEntry(buf: ArrayBuffer): CacheEntry | null {
+  const size = buf.byteLength;
+  if (size < ENTRY_HEADER || size > ENTRY_HEADER + MAX_BACKEND) return null;
+  const p = changetype<usize>(buf);
+  const kind = load<u8>(p);
+  if (kind > EntryKind.Unavailable || load<u8>(p, 1) != 0 || load<u16>(p, 2) != 0) return null;
+  return new CacheEntry(
+    kind,
+    load<u32>(p, 4),
+    load<u64>(p, 8),
+    load<u64>(p, 16),
+    String.UTF8.decodeUnsafe(p + <usize>ENTRY_HEADER, <usize>(size - ENTRY_HEADER)));
+}

@@ -1,0 +1,139 @@
+// Change-feed follower.  Every worker's root context ticks; the one holding
+// the lease long-polls GET /changes?since=<seq>&wait=<ms> and applies each
+// batch to the shared cache: a host change expires that host's entry; a
+// wildcard ("*.suffix") or catch-all ("*") change, or a reset, bumps the cache
+// epoch so every entry is re-resolved.  The seq lives in the lease, so a
+// worker taking over an expired lease resumes where the previous owner stopped.
+import * as host from "../abi/host";
+import { Status, BufferType } from "../abi/types";
+import { HeaderPair } from "../abi/headers";
+import { ResolverConfig } from "./config";
+import { Lease, LEASE_KEY, decodeLease } from "./lease";
+import { readChanges, MAX_ANSWER_BYTES } from "./answers";
+import { bumpEpoch, invalidateHost } from "./cache";
+import { normalizeHost } from "./normalize";
+import { calloutStatus } from "./respond";
+import { decimal } from "../util/decimal";
+
+const LEASE_KEY_BYTES = String.UTF8.encode(LEASE_KEY);
+
+class StoredLease {
+  constructor(public lease: Lease, public cas: u32) {}
+}
+
+function readLease(): StoredLease {
+  const v = host.getSharedData(LEASE_KEY_BYTES);
+  if (v === null) return new StoredLease(new Lease(0, 0, 0), 0);
+  const lease = decodeLease(v.data);
+  return new StoredLease(lease !== null ? lease : new Lease(0, 0, 0), v.cas);
+}
+
+function writeLease(lease: Lease, cas: u32): bool {
+  return host.setSharedData(LEASE_KEY_BYTES, lease.encode(), cas) == Status.Ok;
+}
+
+export class ChangeFollower {
+  /** Token of the /changes callout in flight; 0 when none. */
+  pollToken: u32 = 0;
+  nextPollAt: u64 = 0;
+  leader: bool = false;
+
+  constructor(public config: ResolverConfig, public workerId: u32) {}
+
+  /** Root tick: hold or take the lease, and keep one poll in flight while holding it. */
+  tick(now: u64): void {
+    const stored = readLease();
+    const lease = stored.lease;
+    const ttl = <u64>this.config.leaseTtlMs;
+    if (lease.heldBy(this.workerId, now)) {
+      this.leader = true;
+      if (lease.expiresAt - now < ttl / 2) {
+        this.leader = writeLease(new Lease(this.workerId, now + ttl, lease.seq), stored.cas);
+      }
+    } else if (lease.vacant(now)) {
+      this.leader = false;
+      if (writeLease(new Lease(this.workerId, now + ttl, lease.seq), stored.cas)) {
+        // With cas 0 (first lease ever) two workers can both write; read back who won.
+        this.leader = readLease().lease.owner == this.workerId;
+        if (this.leader) host.logInfo("set-backend: worker " + decimal(this.workerId) + " follows the change feed from seq " + decimal(lease.seq));
+      }
+    } else {
+      this.leader = false;
+    }
+    if (this.leader && this.pollToken == 0 && now >= this.nextPollAt) this.poll(lease.seq, now);
+  }
+
+  poll(since: u64, now: u64): void {
+    const headers = new Array<HeaderPair>();
+    headers.push(new HeaderPair(":method", "GET"));
+    headers.push(new HeaderPair(":path", "/changes?since=" + decimal(since) + "&wait=" + decimal(this.config.pollWaitMs)));
+    headers.push(new HeaderPair(":authority", this.config.resolverAuthority));
+    headers.push(new HeaderPair("accept", "application/json"));
+    this.pollToken = host.httpCall(this.config.resolverCluster, headers, this.config.pollWaitMs + this.config.calloutTimeoutMs);
+    if (this.pollToken == 0) {
+      host.logWarn("set-backend: cannot call cluster \"" + this.config.resolverCluster + "\" for /changes");
+      this.nextPollAt = now + <u64>this.config.pollRetryMs;
+    }
+  }
+
+  isPoll(token: u32): bool {
+    return token != 0 && token == this.pollToken;
+  }
+
+  onResponse(headerCount: u32, bodySize: usize, now: u64): void {
+    this.pollToken = 0;
+    const status = calloutStatus(headerCount);
+    let batchSeq: u64 = 0;
+    let applied = false;
+    let empty = false;
+    if (status == 200 && bodySize <= <usize>MAX_ANSWER_BYTES) {
+      const body = host.getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize);
+      const batch = body !== null ? readChanges(Uint8Array.wrap(body)) : null;
+      if (batch !== null) {
+        const stored = readLease();
+        if (!stored.lease.heldBy(this.workerId, now)) {
+          // Lost the lease while polling: the new owner fetches from the stored seq.
+          this.leader = false;
+          return;
+        }
+        this.apply(batch.reset, batch.hosts);
+        batchSeq = batch.seq;
+        empty = !batch.reset && batch.hosts.length == 0;
+        applied = true;
+        // Apply first, then advance seq: a crash in between replays, never skips.
+        const next = new Lease(this.workerId, now + <u64>this.config.leaseTtlMs, batchSeq);
+        if (!writeLease(next, stored.cas)) this.leader = false;
+      }
+    }
+    if (!applied) {
+      host.logWarn("set-backend: /changes failed (status " + decimal(status) + "); retrying in " + decimal(this.config.pollRetryMs) + " ms");
+      this.nextPollAt = now + <u64>this.config.pollRetryMs;
+      return;
+    }
+    if (!this.leader) return;
+    if (empty) {
+      // An empty answer came back early (wait=0 or a timeout): poll again on the next tick, not in a loop.
+      this.nextPollAt = now + <u64>this.config.tickMs;
+      return;
+    }
+    this.poll(batchSeq, now);
+  }
+
+  apply(reset: bool, hosts: Array<string>): void {
+    let everything = reset;
+    for (let i = 0; i < hosts.length && !everything; i++) {
+      const h = hosts[i];
+      if (h == "*" || h.startsWith("*.")) { everything = true; break; }
+      const normalized = normalizeHost(h);
+      if (normalized === null) {
+        host.logWarn("set-backend: ignoring change for invalid host \"" + h.slice(0, 80) + "\"");
+        continue;
+      }
+      invalidateHost(normalized);
+    }
+    if (everything) {
+      const epoch = bumpEpoch();
+      host.logInfo("set-backend: cache epoch " + decimal(epoch) + (reset ? " (feed reset)" : " (wildcard change)"));
+    }
+  }
+}

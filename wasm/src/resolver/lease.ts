@@ -1,0 +1,55 @@
+// The change-feed lease: one worker (across all nginx workers sharing the
+// shm zone) follows /changes at a time.  Stored at key "sb:lease", replaced
+// only with CAS.  Value, little-endian:
+//
+//   offset 0  u32 owner      worker id (from the "sb:wid" counter); 0 = nobody
+//   offset 4  u32 zero
+//   offset 8  u64 expiresAt  ms; a lease past this may be taken over
+//   offset 16 u64 seq        last change-feed seq applied to the cache
+//
+// Keeping `seq` in the lease lets a worker that takes over resume where the
+// previous owner stopped.  Pure code.
+
+export const LEASE_KEY = "sb:lease";
+export const WORKER_ID_KEY = "sb:wid";
+export const EPOCH_KEY = "sb:epoch";
+export const LEASE_SIZE: i32 = 24;
+
+export class Lease {
+  constructor(public owner: u32, public expiresAt: u64, public seq: u64) {}
+
+  heldBy(worker: u32, nowMs: u64): bool {
+    return this.owner == worker && nowMs < this.expiresAt;
+  }
+
+  vacant(nowMs: u64): bool {
+    return this.owner == 0 || nowMs >= this.expiresAt;
+  }
+
+  encode(): ArrayBuffer {
+    const out = new ArrayBuffer(LEASE_SIZE);
+    const p = changetype<usize>(out);
+    store<u32>(p, this.owner);
+    store<u32>(p, 0, 4);
+    store<u64>(p, this.expiresAt, 8);
+    store<u64>(p, this.seq, 16);
+    return out;
+  }
+}
+
+export function decodeLease(buf: ArrayBuffer): Lease | null {
+  if (buf.byteLength != LEASE_SIZE) return null;
+  const p = changetype<usize>(buf);
+  return new Lease(load<u32>(p), load<u64>(p, 8), load<u64>(p, 16));
+}
+
+/** u32 counters ("sb:epoch", "sb:wid") are 4 little-endian bytes. */
+export function encodeU32(v: u32): ArrayBuffer {
+  const out = new ArrayBuffer(4);
+  store<u32>(changetype<usize>(out), v);
+  return out;
+}
+
+export function decodeU32(buf: ArrayBuffer): u32 {
+  return buf.byteLength == 4 ? load<u32>(changetype<usize>(buf)) : 0;
+}

@@ -1,0 +1,151 @@
+// Host normalization, the filter's half of the routing contract shared with
+// the route API (vectors: tests/vectors/hosts.json).  The subset implemented:
+//
+//   1. At most one ':'; what follows it is a port of 1–5 digits, 1–65535, and is dropped.
+//      (IPv6 literals are not DNS names and are rejected.)
+//   2. The name must be valid UTF-8.  U+3002, U+FF0E and U+FF61 count as label dots
+//      (as in UTS#46); ASCII is lowercased; a label with non-ASCII characters is
+//      lowercased with Unicode default case mapping (String#toLowerCase) and
+//      Punycode-encoded with an "xn--" prefix.  No NFC/NFKC, no UTS#46 mapping or
+//      disallowed-character table, no bidi/contextual rules.
+//   3. One trailing dot is dropped.
+//   4. The result must be a DNS name: labels of 1–63 characters from a-z 0-9 '-',
+//      not starting or ending with '-', at most 253 characters in all.
+//
+// Pure code (no host calls) so as-pect can test it.
+
+import { punycodeEncode } from "./punycode";
+import { lowerCodePoint } from "./lowercase";
+
+/** Raw Host values longer than this are refused before any work. */
+export const MAX_RAW_HOST: i32 = 1024;
+const MAX_NAME: i32 = 253;
+const MAX_LABEL: i32 = 63;
+
+function isLdh(c: u32): bool {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d;
+}
+
+/** Validates one finished ASCII label. */
+function validLabel(label: string): bool {
+  const n = label.length;
+  if (n < 1 || n > MAX_LABEL) return false;
+  for (let i = 0; i < n; i++) {
+    if (!isLdh(<u32>label.charCodeAt(i))) return false;
+  }
+  return label.charCodeAt(0) != 0x2d && label.charCodeAt(n - 1) != 0x2d;
+}
+
+/**
+ * Strict UTF-8 decode into code points; null on any malformed, overlong or
+ * surrogate sequence.
+ */
+function decodeUtf8(ptr: usize, len: i32): Array<u32> | null {
+  const out = new Array<u32>();
+  let i = 0;
+  while (i < len) {
+    const b0 = <u32>load<u8>(ptr + <usize>i);
+    if (b0 < 0x80) { out.push(b0); i++; continue; }
+    let need = 0;
+    let cp: u32 = 0;
+    let min: u32 = 0;
+    if ((b0 & 0xe0) == 0xc0) { need = 1; cp = b0 & 0x1f; min = 0x80; }
+    else if ((b0 & 0xf0) == 0xe0) { need = 2; cp = b0 & 0x0f; min = 0x800; }
+    else if ((b0 & 0xf8) == 0xf0) { need = 3; cp = b0 & 0x07; min = 0x10000; }
+    else return null;
+    if (i + need >= len) return null; // truncated sequence
+    for (let k = 1; k <= need; k++) {
+      const b = <u32>load<u8>(ptr + <usize>(i + k));
+      if ((b & 0xc0) != 0x80) return null;
+      cp = (cp << 6) | (b & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return null;
+    out.push(cp);
+    i += need + 1;
+  }
+  return out;
+}
+
+function isDotVariant(cp: u32): bool {
+  return cp == 0x2e || cp == 0x3002 || cp == 0xff0e || cp == 0xff61;
+}
+
+/** Finishes one label given as code points; returns the ASCII label or null. */
+function finishLabel(cps: Array<u32>): string | null {
+  let ascii = true;
+  for (let i = 0; i < cps.length; i++) {
+    const c = lowerCodePoint(cps[i]);
+    cps[i] = c;
+    if (c >= 0x80) ascii = false;
+  }
+  let label = "";
+  if (ascii) {
+    for (let i = 0; i < cps.length; i++) label += String.fromCharCode(<i32>cps[i]);
+  } else {
+    const encoded = punycodeEncode(cps);
+    if (encoded === null) return null;
+    label = "xn--" + encoded;
+  }
+  return validLabel(label) ? label : null;
+}
+
+/**
+ * Normalizes a raw Host value (bytes as received).  Returns the normalized
+ * name, or null when the value is not a DNS name.
+ */
+export function normalizeHostBytes(ptr: usize, len: i32): string | null {
+  if (len <= 0 || len > MAX_RAW_HOST) return null;
+  // 1. port
+  let colon = -1;
+  for (let i = 0; i < len; i++) {
+    if (load<u8>(ptr + <usize>i) == 0x3a) {
+      if (colon >= 0) return null;
+      colon = i;
+    }
+  }
+  let nameLen = len;
+  if (colon >= 0) {
+    const digits = len - colon - 1;
+    if (digits < 1 || digits > 5) return null;
+    let port: u32 = 0;
+    for (let i = colon + 1; i < len; i++) {
+      const c = <u32>load<u8>(ptr + <usize>i);
+      if (c < 0x30 || c > 0x39) return null;
+      port = port * 10 + (c - 0x30);
+    }
+    if (port < 1 || port > 65535) return null;
+    nameLen = colon;
+  }
+  // 2. code points
+  const cps = decodeUtf8(ptr, nameLen);
+  if (cps === null || cps.length == 0) return null;
+  // 3. one trailing dot
+  let end = cps.length;
+  if (isDotVariant(cps[end - 1])) end--;
+  if (end == 0) return null;
+  // 4. labels
+  let name = "";
+  let label = new Array<u32>();
+  for (let i = 0; i <= end; i++) {
+    if (i == end || isDotVariant(cps[i])) {
+      const finished = finishLabel(label);
+      if (finished === null) return null;
+      if (name.length > 0) name += ".";
+      name += finished;
+      if (name.length > MAX_NAME) return null;
+      label = new Array<u32>();
+    } else {
+      label.push(cps[i]);
+    }
+  }
+  return name;
+}
+
+export function normalizeHostBuffer(buf: ArrayBuffer): string | null {
+  return normalizeHostBytes(changetype<usize>(buf), buf.byteLength);
+}
+
+/** Convenience for tests and for hosts that arrive as strings (the change feed). */
+export function normalizeHost(host: string): string | null {
+  return normalizeHostBuffer(String.UTF8.encode(host));
+}

@@ -1,0 +1,65 @@
+// Turning a lookup outcome into what the host should do with the request.
+import * as host from "../abi/host";
+import { MapType } from "../abi/types";
+import { Action } from "../abi/types";
+import { HeaderPair } from "../abi/headers";
+import { ResolverConfig } from "./config";
+import { renderPage, BAD_REQUEST_PAGE } from "./pages";
+
+export namespace Outcome {
+  export const Backend: i32 = 0;
+  export const NotFound: i32 = 1;
+  export const Unavailable: i32 = 2;
+  export const BadRequest: i32 = 3;
+}
+
+export class Resolution {
+  constructor(public outcome: i32, public backend: string) {}
+}
+
+export function backendOf(backend: string): Resolution { return new Resolution(Outcome.Backend, backend); }
+export const NOT_FOUND = new Resolution(Outcome.NotFound, "");
+export const UNAVAILABLE = new Resolution(Outcome.Unavailable, "");
+export const BAD_REQUEST = new Resolution(Outcome.BadRequest, "");
+
+// The host-side property the module turns into `set_backend $var`.
+const BACKEND_PROPERTY = String.UTF8.encode("backend");
+
+function page(status: u32, details: string, body: string): void {
+  const headers = new Array<HeaderPair>();
+  headers.push(new HeaderPair("content-type", "text/html; charset=utf-8"));
+  headers.push(new HeaderPair("cache-control", "no-store"));
+  host.sendLocalResponse(status, details, String.UTF8.encode(body), headers);
+}
+
+/**
+ * Applies a resolution to the effective HTTP context.  `resumed` is true when
+ * the request was paused waiting for a callout and must be continued.
+ * Returns the action for on_request_headers (ignored when resumed).
+ */
+export function deliver(res: Resolution, hostName: string, config: ResolverConfig, resumed: bool): u32 {
+  if (res.outcome == Outcome.Backend) {
+    const value = String.UTF8.encode(res.backend);
+    host.setPropertyBytes(BACKEND_PROPERTY, changetype<usize>(value), <usize>value.byteLength);
+    if (resumed) host.continueRequest();
+    return Action.Continue;
+  }
+  if (res.outcome == Outcome.NotFound) page(404, "set_backend_not_found", renderPage(config.notFoundPage, hostName));
+  else if (res.outcome == Outcome.Unavailable) page(503, "set_backend_unavailable", renderPage(config.unavailablePage, hostName));
+  else page(400, "set_backend_bad_host", BAD_REQUEST_PAGE);
+  return Action.Pause;
+}
+
+/** HTTP status of a callout response; 0 when the call failed (no headers). */
+export function calloutStatus(headerCount: u32): u32 {
+  if (headerCount == 0) return 0;
+  const s = host.getHeader(MapType.HttpCallResponseHeaders, ":status");
+  if (s === null || s.length != 3) return 0;
+  let n: u32 = 0;
+  for (let i = 0; i < 3; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return 0;
+    n = n * 10 + <u32>(c - 0x30);
+  }
+  return n;
+}

@@ -1,0 +1,188 @@
+// The resolver's root context: configuration, the per-worker table of
+// lookups in flight (coalescing), callout answers, and the tick.
+import { RootContext, HttpContext, httpContextAlive } from "../abi/context";
+import * as host from "../abi/host";
+import { Action, BufferType } from "../abi/types";
+import { HeaderPair } from "../abi/headers";
+import { ResolverConfig, parseConfig, MAX_CONFIG_BYTES } from "./config";
+import { CacheEntry, EntryKind, hostKey } from "./entry";
+import { readEntry, writeEntry, reserveEntry, readEpoch, allocateWorkerId } from "./cache";
+import { readResolveAnswer, MAX_ANSWER_BYTES } from "./answers";
+import { ChangeFollower } from "./feed";
+import { Resolution, Outcome, backendOf, NOT_FOUND, UNAVAILABLE, deliver, calloutStatus } from "./respond";
+import { ResolverRequest } from "./request";
+import { decimal } from "../util/decimal";
+
+/** One /resolve callout and the requests waiting for it (all on this worker). */
+class Lookup {
+  waiters: Array<u32> = [];
+  constructor(
+    public host: string,
+    public key: ArrayBuffer,
+    public epoch: u32,
+    public cas: u32,
+    public previous: CacheEntry | null) {}
+}
+
+export class ResolverRoot extends RootContext {
+  config: ResolverConfig = new ResolverConfig();
+  configured: bool = false;
+  /** This worker's view of the cache epoch, refreshed every tick. */
+  epoch: u32 = 0;
+  follower: ChangeFollower | null = null;
+  lookups: Map<string, Lookup> = new Map();
+  tokens: Map<u32, string> = new Map();
+
+  onConfigure(configSize: usize): bool {
+    if (configSize > <usize>MAX_CONFIG_BYTES) {
+      host.logError("set-backend: bad plugin configuration: larger than " + decimal(MAX_CONFIG_BYTES) + " bytes");
+      return false;
+    }
+    let bytes = new ArrayBuffer(0);
+    if (configSize > 0) {
+      const got = host.getBufferBytes(BufferType.PluginConfiguration, 0, configSize);
+      if (got === null) {
+        host.logError("set-backend: bad plugin configuration: the host did not provide it");
+        return false;
+      }
+      bytes = got;
+    }
+    const parsed = parseConfig(Uint8Array.wrap(bytes));
+    if (parsed.config === null) {
+      host.logError("set-backend: bad plugin configuration: " + parsed.error);
+      return false;
+    }
+    this.config = parsed.config!;
+    const now = host.nowMs();
+    const workerId = allocateWorkerId(<u32>(now & 0xffffffff) ^ (this.id << 16));
+    if (workerId == 0) {
+      host.logError("set-backend: could not allocate a worker id in shared data");
+      return false;
+    }
+    this.follower = new ChangeFollower(this.config, workerId);
+    this.epoch = readEpoch();
+    host.setTickPeriodMs(this.config.tickMs);
+    this.configured = true;
+    return true;
+  }
+
+  onTick(): void {
+    if (!this.configured) return;
+    this.epoch = readEpoch();
+    this.follower!.tick(host.nowMs());
+  }
+
+  createHttpContext(id: u32): HttpContext {
+    return new ResolverRequest(id, this);
+  }
+
+  /** on_request_headers for a normalized host, in the request's context. */
+  resolve(contextId: u32, hostName: string): u32 {
+    const now = host.nowMs();
+    const key = hostKey(hostName);
+    const stored = readEntry(key);
+    const entry = stored !== null ? stored.entry : null;
+    if (entry !== null && entry.isFresh(now, this.epoch)) {
+      return deliver(this.answerFromEntry(entry), hostName, this.config, false);
+    }
+    if (this.lookups.has(hostName)) {
+      this.lookups.get(hostName).waiters.push(contextId);
+      return Action.Pause;
+    }
+    if (<u32>this.lookups.size >= this.config.maxPendingHosts) {
+      return deliver(this.fallback(entry, now), hostName, this.config, false);
+    }
+    const cas = stored !== null ? stored.cas : reserveEntry(key, this.epoch);
+    const lookup = new Lookup(hostName, key, this.epoch, cas, entry);
+    // Call from the root context: the call then belongs to the root, so its
+    // answer arrives even if this first request is gone by then, and reaches
+    // every request that joined the lookup.
+    host.setEffectiveContext(this.id);
+    const token = this.callResolve(hostName);
+    host.setEffectiveContext(contextId);
+    if (token == 0) {
+      host.logWarn("set-backend: cannot call cluster \"" + this.config.resolverCluster + "\" for " + hostName);
+      return deliver(this.recordFailure(lookup, now), hostName, this.config, false);
+    }
+    lookup.waiters.push(contextId);
+    this.lookups.set(hostName, lookup);
+    this.tokens.set(token, hostName);
+    return Action.Pause;
+  }
+
+  answerFromEntry(entry: CacheEntry): Resolution {
+    if (entry.kind == EntryKind.Found) return backendOf(entry.backend);
+    if (entry.kind == EntryKind.NotFound) return NOT_FOUND;
+    return entry.backend.length > 0 ? backendOf(entry.backend) : UNAVAILABLE;
+  }
+
+  /** Without asking the API: a stale backend if one may be served, else 503. */
+  fallback(entry: CacheEntry | null, now: u64): Resolution {
+    if (entry !== null && entry.hasStaleBackend(now, <u64>this.config.maxStaleMs)) return backendOf(entry.backend);
+    return UNAVAILABLE;
+  }
+
+  callResolve(hostName: string): u32 {
+    const headers = new Array<HeaderPair>();
+    headers.push(new HeaderPair(":method", "GET"));
+    headers.push(new HeaderPair(":path", "/resolve/" + hostName));
+    headers.push(new HeaderPair(":authority", this.config.resolverAuthority));
+    headers.push(new HeaderPair("accept", "application/json"));
+    return host.httpCall(this.config.resolverCluster, headers, this.config.calloutTimeoutMs);
+  }
+
+  /** The API failed: serve (and remember for errorTtl) a stale backend, or 503. */
+  recordFailure(lookup: Lookup, now: u64): Resolution {
+    const res = this.fallback(lookup.previous, now);
+    const prev = lookup.previous;
+    const fetchedAt: u64 = res.outcome == Outcome.Backend && prev !== null ? prev.fetchedAt : 0;
+    writeEntry(lookup.key, new CacheEntry(EntryKind.Unavailable, lookup.epoch,
+      now + <u64>this.config.errorTtlMs, fetchedAt, res.backend), lookup.cas);
+    return res;
+  }
+
+  onHttpCallResponse(token: u32, headerCount: u32, bodySize: usize, trailerCount: u32): void {
+    if (!this.configured) return;
+    const now = host.nowMs();
+    const follower = this.follower!;
+    if (follower.isPoll(token)) {
+      follower.onResponse(headerCount, bodySize, now);
+      this.epoch = readEpoch();
+      return;
+    }
+    if (!this.tokens.has(token)) return;
+    const hostName = this.tokens.get(token);
+    this.tokens.delete(token);
+    const lookup = this.lookups.get(hostName);
+    this.lookups.delete(hostName);
+    const res = this.answer(lookup, calloutStatus(headerCount), bodySize, now);
+    for (let i = 0; i < lookup.waiters.length; i++) {
+      const id = lookup.waiters[i];
+      // A request may have ended (client gone) while it waited.
+      if (!httpContextAlive(id) || !host.setEffectiveContext(id)) continue;
+      deliver(res, hostName, this.config, true);
+    }
+  }
+
+  /** Caches the route API's answer (unless an invalidation got there first) and returns it. */
+  answer(lookup: Lookup, status: u32, bodySize: usize, now: u64): Resolution {
+    if (status == 404) {
+      writeEntry(lookup.key, new CacheEntry(EntryKind.NotFound, lookup.epoch,
+        now + <u64>this.config.negativeTtlMs, now, ""), lookup.cas);
+      return NOT_FOUND;
+    }
+    if (status == 200 && bodySize <= <usize>MAX_ANSWER_BYTES) {
+      const body = host.getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize);
+      const backend = body !== null ? readResolveAnswer(Uint8Array.wrap(body)) : null;
+      if (backend !== null) {
+        writeEntry(lookup.key, new CacheEntry(EntryKind.Found, lookup.epoch,
+          now + <u64>this.config.positiveTtlMs, now, backend), lookup.cas);
+        return backendOf(backend);
+      }
+      host.logWarn("set-backend: /resolve/" + lookup.host + " answered 200 without a valid backend");
+    } else {
+      host.logWarn("set-backend: /resolve/" + lookup.host + " failed (status " + decimal(status) + ")");
+    }
+    return this.recordFailure(lookup, now);
+  }
+}
