@@ -11,7 +11,7 @@ export function lowerCodePoint(c: u32): u32 {
   // Latin-1: À–Þ except ×
   if (c >= 0xc0 && c <= 0xde) return c == 0xd7 ? c : c + 0x20;
   if (c >= 0x100 && c <= 0x17f) {
-    if (c == 0x130) return 0x69; // İ → i (simple mapping)
+    if (c == 0x130) return c; // İ → "i̇" is 1:2; normalize.ts expands it
     if (c == 0x178) return 0xff; // Ÿ → ÿ
     // Pairs with the capital on the even code point ...
     if ((c <= 0x137 || (c >= 0x14a && c <= 0x177)) && (c & 1) == 0) return c + 1;

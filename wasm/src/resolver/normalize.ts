@@ -73,11 +73,20 @@ function isDotVariant(cp: u32): bool {
 /** Finishes one label given as code points; returns the ASCII label or null. */
 function finishLabel(cps: Array<u32>): string | null {
   let ascii = true;
+  const lowered = new Array<u32>();
   for (let i = 0; i < cps.length; i++) {
     const c = lowerCodePoint(cps[i]);
-    cps[i] = c;
+    if (c == 0x130) {
+      // İ lowercases to two code points, i + combining dot above (full case mapping).
+      lowered.push(0x69);
+      lowered.push(0x307);
+      ascii = false;
+      continue;
+    }
+    lowered.push(c);
     if (c >= 0x80) ascii = false;
   }
+  cps = lowered;
   let label = "";
   if (ascii) {
     for (let i = 0; i < cps.length; i++) label += String.fromCharCode(<i32>cps[i]);
