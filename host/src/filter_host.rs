@@ -104,15 +104,15 @@ impl FilterHost {
         if let Some(f) = inst.callbacks.on_context_create.clone() {
             inst.call("proxy_on_context_create", &f, (root, 0))?;
         }
-        if let Some(f) = inst.callbacks.on_vm_start.clone() {
-            if inst.call("proxy_on_vm_start", &f, (root, options.vm_config.len() as i32))? == 0 {
-                return Err(HostError::StartRefused { callback: "proxy_on_vm_start" });
-            }
+        if let Some(f) = inst.callbacks.on_vm_start.clone()
+            && inst.call("proxy_on_vm_start", &f, (root, options.vm_config.len() as i32))? == 0
+        {
+            return Err(HostError::StartRefused { callback: "proxy_on_vm_start" });
         }
-        if let Some(f) = inst.callbacks.on_configure.clone() {
-            if inst.call("proxy_on_configure", &f, (root, options.plugin_config.len() as i32))? == 0 {
-                return Err(HostError::StartRefused { callback: "proxy_on_configure" });
-            }
+        if let Some(f) = inst.callbacks.on_configure.clone()
+            && inst.call("proxy_on_configure", &f, (root, options.plugin_config.len() as i32))? == 0
+        {
+            return Err(HostError::StartRefused { callback: "proxy_on_configure" });
         }
         Ok(())
     }
@@ -125,12 +125,12 @@ impl FilterHost {
             Self::finalize_done(inst)?;
             Ok(r)
         });
-        if let Err(e) = &result {
-            if e.is_trap() {
-                self.traps += 1;
-                let inst = self.instance.take().unwrap();
-                self.spare = Some(inst.into_state());
-            }
+        if let Err(e) = &result
+            && e.is_trap()
+        {
+            self.traps += 1;
+            let inst = self.instance.take().unwrap();
+            self.spare = Some(inst.into_state());
         }
         result
     }

@@ -7,6 +7,9 @@ use crate::error::{HostError, Result, TrapKind};
 use crate::runtime::Limits;
 use crate::state::HostState;
 
+/// `proxy_on_http_call_response(context, token, headers, body_size, trailers)`.
+type HttpCallResponseFn = TypedFunc<(i32, i32, i32, i32, i32), ()>;
+
 /// The `proxy_on_*` exports this host calls; each one optional per spec.
 pub(crate) struct Callbacks {
     pub on_context_create: Option<TypedFunc<(i32, i32), ()>>,
@@ -14,7 +17,7 @@ pub(crate) struct Callbacks {
     pub on_configure: Option<TypedFunc<(i32, i32), i32>>,
     pub on_tick: Option<TypedFunc<i32, ()>>,
     pub on_request_headers: Option<TypedFunc<(i32, i32, i32), i32>>,
-    pub on_http_call_response: Option<TypedFunc<(i32, i32, i32, i32, i32), ()>>,
+    pub on_http_call_response: Option<HttpCallResponseFn>,
     pub on_done: Option<TypedFunc<i32, i32>>,
     pub on_log: Option<TypedFunc<i32, ()>>,
     pub on_delete: Option<TypedFunc<i32, ()>>,
@@ -33,6 +36,7 @@ impl Instance {
     /// Instantiates and runs the module's own initialization (`_initialize` and
     /// `main`, or `_start`). Proxy-wasm lifecycle calls are the caller's job.
     /// On failure the state comes back, so the embedder's environment survives.
+    #[allow(clippy::result_large_err)] // rare path; boxing would only move the cost
     pub fn new(
         pre: &InstancePre<HostState>,
         mut state: HostState,

@@ -25,6 +25,9 @@ pub struct HostFunction {
     pub module: &'static str,
     pub name: &'static str,
     pub implemented: bool,
+    /// Wasm parameter types, e.g. `["i32", "i64"]`. Every function returns one
+    /// i32 (a status or errno) except `proc_exit`, which returns nothing.
+    pub params: &'static [&'static str],
 }
 
 /// Turns a handler's result into the status the guest receives, or a trap.
@@ -44,6 +47,7 @@ macro_rules! host_table {
                 module: stringify!($module),
                 name: stringify!($name),
                 implemented: host_table!(@implemented $support),
+                params: &[$(stringify!($ty)),*],
             }, )*)*
         ];
 
