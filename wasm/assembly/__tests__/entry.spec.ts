@@ -1,4 +1,4 @@
-import { CacheEntry, EntryKind, decodeEntry, ENTRY_HEADER } from "../../src/resolver/entry";
+import { CacheEntry, EntryKind, decodeEntry, freshKindAt, ENTRY_HEADER } from "../../src/resolver/entry";
 import { Lease, decodeLease, LEASE_SIZE } from "../../src/resolver/lease";
 
 describe("cache entry encoding", () => {
@@ -41,6 +41,20 @@ describe("cache entry encoding", () => {
     expect(e.isFresh(999, 4)).toBe(false);
     const pending = new CacheEntry(EntryKind.Pending, 3, 1000, 0, "");
     expect(pending.isFresh(1, 3)).toBe(false);
+  });
+
+  it("reads freshness in place, as the cache-hit path does", () => {
+    const buf = new CacheEntry(EntryKind.Found, 3, 1000, 0, "a:1").encode();
+    const p = changetype<usize>(buf);
+    const n = <usize>buf.byteLength;
+    expect(freshKindAt(p, n, 999, 3)).toBe(EntryKind.Found);
+    expect(freshKindAt(p, n, 1000, 3)).toBe(-1);
+    expect(freshKindAt(p, n, 999, 2)).toBe(-1);
+    expect(freshKindAt(p, 10, 999, 3)).toBe(-1);
+    const neg = new CacheEntry(EntryKind.NotFound, 3, 1000, 0, "").encode();
+    expect(freshKindAt(changetype<usize>(neg), <usize>neg.byteLength, 1, 3)).toBe(EntryKind.NotFound);
+    const pending = new CacheEntry(EntryKind.Pending, 3, 1000, 0, "").encode();
+    expect(freshKindAt(changetype<usize>(pending), <usize>pending.byteLength, 1, 3)).toBe(-1);
   });
 
   it("offers a stale backend within max stale, never for 404s", () => {

@@ -2,16 +2,26 @@
 // The filter subclasses RootContext / HttpContext and installs a root factory;
 // this file routes host callbacks to the right object by context id.
 import { Action } from "./types";
+import { resetArena } from "./memory";
 
-export class HttpContext {
-  constructor(public id: u32, public root: RootContext) {}
+/** Common base so one map holds every context (one Map instantiation less in the binary). */
+export class Context {
+  constructor(public id: u32, public isRoot: bool) {}
+}
+
+export class HttpContext extends Context {
+  constructor(id: u32, public root: RootContext) {
+    super(id, false);
+  }
   onRequestHeaders(headerCount: u32, endOfStream: bool): u32 { return Action.Continue; }
   /** The host is done with the request; drop any per-request state. */
   onDelete(): void {}
 }
 
-export class RootContext {
-  constructor(public id: u32) {}
+export class RootContext extends Context {
+  constructor(id: u32) {
+    super(id, true);
+  }
   onVmStart(configSize: usize): bool { return true; }
   onConfigure(configSize: usize): bool { return true; }
   onTick(): void {}
@@ -22,19 +32,31 @@ export class RootContext {
 type RootFactory = (id: u32) => RootContext;
 
 let rootFactory: RootFactory = (id: u32): RootContext => new RootContext(id);
-const roots = new Map<u32, RootContext>();
-const requests = new Map<u32, HttpContext>();
+const contexts = new Map<u32, Context>();
+
+function rootById(id: u32): RootContext | null {
+  if (!contexts.has(id)) return null;
+  const c = contexts.get(id);
+  return c.isRoot ? changetype<RootContext>(c) : null;
+}
+
+function requestById(id: u32): HttpContext | null {
+  if (!contexts.has(id)) return null;
+  const c = contexts.get(id);
+  return c.isRoot ? null : changetype<HttpContext>(c);
+}
 
 // Garbage collection.  The build uses the `minimal` runtime (no shadow stack:
 // half the code size of `incremental` and faster calls), which never collects
 // on its own.  Collecting is safe only when no managed reference lives in a
 // wasm frame: at the end of the outermost host callback.  Per-request garbage
 // is small, so collecting every COLLECT_EVERY callbacks bounds the heap cheaply.
-const COLLECT_EVERY: u32 = 64;
+const COLLECT_EVERY: u32 = 256;
 let depth: u32 = 0;
 let callbacksSinceCollect: u32 = 0;
 
 function enter(): void {
+  if (depth == 0) resetArena();
   depth++;
 }
 
@@ -53,15 +75,16 @@ export function setRootContextFactory(factory: RootFactory): void {
 
 /** True while the host still knows the HTTP context (it may have gone while paused). */
 export function httpContextAlive(id: u32): bool {
-  return requests.has(id);
+  return requestById(id) !== null;
 }
 
 export function proxy_on_context_create(id: u32, parentId: u32): void {
   enter();
   if (parentId == 0) {
-    roots.set(id, rootFactory(id));
-  } else if (roots.has(parentId)) {
-    requests.set(id, roots.get(parentId).createHttpContext(id));
+    contexts.set(id, rootFactory(id));
+  } else {
+    const root = rootById(parentId);
+    if (root !== null) contexts.set(id, root.createHttpContext(id));
   }
   leave(false);
 }
@@ -72,26 +95,30 @@ export function proxy_on_vm_start(rootId: u32, configSize: usize): bool {
 }
 
 export function proxy_on_configure(rootId: u32, configSize: usize): bool {
-  if (!roots.has(rootId)) return false;
+  const root = rootById(rootId);
+  if (root === null) return false;
   enter();
-  const ok = roots.get(rootId).onConfigure(configSize);
+  const ok = root.onConfigure(configSize);
   leave(true);
   return ok;
 }
 
 export function proxy_on_tick(rootId: u32): void {
-  if (!roots.has(rootId)) return;
+  const root = rootById(rootId);
+  if (root === null) return;
   enter();
-  roots.get(rootId).onTick();
+  root.onTick();
   leave(true);
 }
 
 // The spec passes the root context's id; some hosts pass the context that made
 // the call.  Either way the root handles the answer.
 export function proxy_on_http_call_response(contextId: u32, token: u32, headerCount: u32, bodySize: usize, trailerCount: u32): void {
-  let root: RootContext | null = null;
-  if (roots.has(contextId)) root = roots.get(contextId);
-  else if (requests.has(contextId)) root = requests.get(contextId).root;
+  let root = rootById(contextId);
+  if (root === null) {
+    const request = requestById(contextId);
+    if (request !== null) root = request.root;
+  }
   if (root === null) return;
   enter();
   root.onHttpCallResponse(token, headerCount, bodySize, trailerCount);
@@ -99,9 +126,10 @@ export function proxy_on_http_call_response(contextId: u32, token: u32, headerCo
 }
 
 export function proxy_on_request_headers(id: u32, headerCount: u32, endOfStream: bool): u32 {
-  if (!requests.has(id)) return Action.Continue;
+  const request = requestById(id);
+  if (request === null) return Action.Continue;
   enter();
-  const action = requests.get(id).onRequestHeaders(headerCount, endOfStream);
+  const action = request.onRequestHeaders(headerCount, endOfStream);
   leave(false);
   return action;
 }
@@ -111,12 +139,10 @@ export function proxy_on_done(id: u32): bool {
 }
 
 export function proxy_on_delete(id: u32): void {
+  if (!contexts.has(id)) return;
   enter();
-  if (requests.has(id)) {
-    requests.get(id).onDelete();
-    requests.delete(id);
-  } else {
-    roots.delete(id);
-  }
+  const request = requestById(id);
+  if (request !== null) request.onDelete();
+  contexts.delete(id);
   leave(false);
 }

@@ -2,7 +2,7 @@
 // statuses checked in one place.
 import * as abi from "./imports";
 import { Status, MapType, StreamType, LogLevel } from "./types";
-import { RETURN_A, RETURN_B, RETURN_C, takeReturnedBuffer, clearReturnSlots } from "./memory";
+import { RETURN_A, RETURN_B, RETURN_C, takeReturnedBuffer, clearReturnSlots, returnedPtr, returnedSize, insideMemory } from "./memory";
 import { HeaderPair, serializeHeaders } from "./headers";
 
 export function log(level: u32, message: string): void {
@@ -102,3 +102,24 @@ export function setPropertyBytes(path: ArrayBuffer, valuePtr: usize, valueSize: 
 }
 
 export { MapType };
+
+// Zero-copy variants for the cache-hit path: the value stays where the host
+// put it (returnedPtr()/returnedSize(), valid until the callback ends).
+
+/** Looks up a header; true when found and inside our memory. */
+export function getHeaderRaw(mapType: u32, keyPtr: usize, keySize: usize): bool {
+  clearReturnSlots();
+  if (abi.proxy_get_header_map_value(mapType, keyPtr, keySize, RETURN_A, RETURN_B) != Status.Ok) return false;
+  return returnedSize() == 0 || insideMemory(returnedPtr(), returnedSize());
+}
+
+/** Looks up shared data; true when found and inside our memory.  CAS in RETURN_C. */
+export function getSharedRaw(keyPtr: usize, keySize: usize): bool {
+  clearReturnSlots();
+  if (abi.proxy_get_shared_data(keyPtr, keySize, RETURN_A, RETURN_B, RETURN_C) != Status.Ok) return false;
+  return returnedSize() == 0 || insideMemory(returnedPtr(), returnedSize());
+}
+
+export function returnedCas(): u32 {
+  return load<u32>(RETURN_C);
+}

@@ -62,17 +62,35 @@ export class CacheEntry {
   }
 }
 
-/** Decodes a stored value; null if it is not an entry this version wrote. */
-export function decodeEntry(buf: ArrayBuffer): CacheEntry | null {
-  const size = buf.byteLength;
-  if (size < ENTRY_HEADER || size > ENTRY_HEADER + MAX_BACKEND) return null;
-  const p = changetype<usize>(buf);
+/** True if `size` bytes at `p` have the shape of an entry this version wrote. */
+function wellFormedAt(p: usize, size: usize): bool {
+  if (size < <usize>ENTRY_HEADER || size > <usize>(ENTRY_HEADER + MAX_BACKEND)) return false;
+  return load<u8>(p) <= EntryKind.Unavailable && load<u8>(p, 1) == 0 && load<u16>(p, 2) == 0;
+}
+
+/**
+ * The kind of a fresh entry read in place (cache-hit path, no allocation),
+ * or -1 when the value is stale, pending, from another epoch or malformed.
+ */
+export function freshKindAt(p: usize, size: usize, nowMs: u64, epoch: u32): i32 {
+  if (!wellFormedAt(p, size)) return -1;
   const kind = load<u8>(p);
-  if (kind > EntryKind.Unavailable || load<u8>(p, 1) != 0 || load<u16>(p, 2) != 0) return null;
+  if (kind == EntryKind.Pending || load<u32>(p, 4) != epoch || nowMs >= load<u64>(p, 8)) return -1;
+  return <i32>kind;
+}
+
+/** Decodes an entry in memory; null if it is not one this version wrote. */
+export function decodeEntryAt(p: usize, size: usize): CacheEntry | null {
+  if (!wellFormedAt(p, size)) return null;
   return new CacheEntry(
-    kind,
+    load<u8>(p),
     load<u32>(p, 4),
     load<u64>(p, 8),
     load<u64>(p, 16),
-    String.UTF8.decodeUnsafe(p + <usize>ENTRY_HEADER, <usize>(size - ENTRY_HEADER)));
+    String.UTF8.decodeUnsafe(p + <usize>ENTRY_HEADER, size - <usize>ENTRY_HEADER));
+}
+
+/** Decodes a stored value; null if it is not an entry this version wrote. */
+export function decodeEntry(buf: ArrayBuffer): CacheEntry | null {
+  return decodeEntryAt(changetype<usize>(buf), <usize>buf.byteLength);
 }

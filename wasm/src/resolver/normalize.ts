@@ -98,56 +98,95 @@ function finishLabel(cps: Array<u32>): string | null {
   return validLabel(label) ? label : null;
 }
 
-/**
- * Normalizes a raw Host value (bytes as received).  Returns the normalized
- * name, or null when the value is not a DNS name.
- */
-export function normalizeHostBytes(ptr: usize, len: i32): string | null {
-  if (len <= 0 || len > MAX_RAW_HOST) return null;
-  // 1. port
+/** Length of the name without ":port", or -1 if the port is malformed. */
+function stripPort(ptr: usize, len: i32): i32 {
   let colon = -1;
   for (let i = 0; i < len; i++) {
     if (load<u8>(ptr + <usize>i) == 0x3a) {
-      if (colon >= 0) return null;
+      if (colon >= 0) return -1;
       colon = i;
     }
   }
-  let nameLen = len;
-  if (colon >= 0) {
-    const digits = len - colon - 1;
-    if (digits < 1 || digits > 5) return null;
-    let port: u32 = 0;
-    for (let i = colon + 1; i < len; i++) {
-      const c = <u32>load<u8>(ptr + <usize>i);
-      if (c < 0x30 || c > 0x39) return null;
-      port = port * 10 + (c - 0x30);
-    }
-    if (port < 1 || port > 65535) return null;
-    nameLen = colon;
+  if (colon < 0) return len;
+  const digits = len - colon - 1;
+  if (digits < 1 || digits > 5) return -1;
+  let port: u32 = 0;
+  for (let i = colon + 1; i < len; i++) {
+    const c = <u32>load<u8>(ptr + <usize>i);
+    if (c < 0x30 || c > 0x39) return -1;
+    port = port * 10 + (c - 0x30);
   }
-  // 2. code points
+  if (port < 1 || port > 65535) return -1;
+  return colon;
+}
+
+/** The general path, for names with non-ASCII bytes: code points, lowercase, Punycode. */
+function normalizeUnicodeInto(ptr: usize, nameLen: i32, out: usize): i32 {
   const cps = decodeUtf8(ptr, nameLen);
-  if (cps === null || cps.length == 0) return null;
-  // 3. one trailing dot
+  if (cps === null || cps.length == 0) return -1;
   let end = cps.length;
   if (isDotVariant(cps[end - 1])) end--;
-  if (end == 0) return null;
-  // 4. labels
+  if (end == 0) return -1;
   let name = "";
   let label = new Array<u32>();
   for (let i = 0; i <= end; i++) {
     if (i == end || isDotVariant(cps[i])) {
       const finished = finishLabel(label);
-      if (finished === null) return null;
+      if (finished === null) return -1;
       if (name.length > 0) name += ".";
       name += finished;
-      if (name.length > MAX_NAME) return null;
+      if (name.length > MAX_NAME) return -1;
       label = new Array<u32>();
     } else {
       label.push(cps[i]);
     }
   }
-  return name;
+  // Every finished label is ASCII, so one char is one byte.
+  for (let i = 0; i < name.length; i++) store<u8>(out + <usize>i, <u8>name.charCodeAt(i));
+  return name.length;
+}
+
+/**
+ * Normalizes a raw Host value (bytes as received) into `out`, which must hold
+ * MAX_NAME_BYTES.  Returns the name's length, or -1 when the value is not a
+ * DNS name.  ASCII input (nearly every Host header) takes a path that
+ * allocates nothing.
+ */
+export function normalizeInto(ptr: usize, len: i32, out: usize): i32 {
+  if (len <= 0 || len > MAX_RAW_HOST) return -1;
+  const nameLen = stripPort(ptr, len);
+  if (nameLen <= 0) return -1;
+  for (let i = 0; i < nameLen; i++) {
+    if (load<u8>(ptr + <usize>i) >= 0x80) return normalizeUnicodeInto(ptr, nameLen, out);
+  }
+  let end = nameLen;
+  if (load<u8>(ptr + <usize>(end - 1)) == 0x2e) end--;
+  if (end == 0 || end > MAX_NAME) return -1;
+  let labelStart = 0;
+  for (let i = 0; i <= end; i++) {
+    if (i == end || load<u8>(ptr + <usize>i) == 0x2e) {
+      const n = i - labelStart;
+      if (n < 1 || n > MAX_LABEL) return -1;
+      if (load<u8>(out + <usize>labelStart) == 0x2d || load<u8>(out + <usize>(i - 1)) == 0x2d) return -1;
+      if (i < end) store<u8>(out + <usize>i, 0x2e);
+      labelStart = i + 1;
+    } else {
+      let c = <u32>load<u8>(ptr + <usize>i);
+      if (c >= 0x41 && c <= 0x5a) c += 0x20;
+      if (!isLdh(c)) return -1;
+      store<u8>(out + <usize>i, <u8>c);
+    }
+  }
+  return end;
+}
+
+export const MAX_NAME_BYTES: i32 = MAX_NAME;
+const NAME_BUF: usize = memory.data(MAX_NAME + 3);
+
+/** Normalizes raw Host bytes to a string; null when not a DNS name. */
+export function normalizeHostBytes(ptr: usize, len: i32): string | null {
+  const n = normalizeInto(ptr, len, NAME_BUF);
+  return n < 0 ? null : String.UTF8.decodeUnsafe(NAME_BUF, <usize>n);
 }
 
 export function normalizeHostBuffer(buf: ArrayBuffer): string | null {

@@ -25,6 +25,11 @@ export const BAD_REQUEST = new Resolution(Outcome.BadRequest, "");
 // The host-side property the module turns into `set_backend $var`.
 const BACKEND_PROPERTY = String.UTF8.encode("backend");
 
+/** Hands the backend to the host straight from where it lies (cache-hit path). */
+export function setBackendRaw(ptr: usize, size: usize): void {
+  host.setPropertyBytes(BACKEND_PROPERTY, ptr, size);
+}
+
 function page(status: u32, details: string, body: string): void {
   const headers = new Array<HeaderPair>();
   headers.push(new HeaderPair("content-type", "text/html; charset=utf-8"));
@@ -40,7 +45,7 @@ function page(status: u32, details: string, body: string): void {
 export function deliver(res: Resolution, hostName: string, config: ResolverConfig, resumed: bool): u32 {
   if (res.outcome == Outcome.Backend) {
     const value = String.UTF8.encode(res.backend);
-    host.setPropertyBytes(BACKEND_PROPERTY, changetype<usize>(value), <usize>value.byteLength);
+    setBackendRaw(changetype<usize>(value), <usize>value.byteLength);
     if (resumed) host.continueRequest();
     return Action.Continue;
   }

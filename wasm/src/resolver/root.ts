@@ -5,13 +5,19 @@ import * as host from "../abi/host";
 import { Action, BufferType } from "../abi/types";
 import { HeaderPair } from "../abi/headers";
 import { ResolverConfig, parseConfig, MAX_CONFIG_BYTES } from "./config";
-import { CacheEntry, EntryKind, hostKey } from "./entry";
-import { readEntry, writeEntry, reserveEntry, readEpoch, allocateWorkerId } from "./cache";
+import { CacheEntry, EntryKind, hostKey, freshKindAt, decodeEntryAt, ENTRY_HEADER, HOST_KEY_PREFIX } from "./entry";
+import { StoredEntry, writeEntry, reserveEntry, readEpoch, allocateWorkerId } from "./cache";
+import { returnedPtr, returnedSize } from "../abi/memory";
 import { readResolveAnswer, MAX_ANSWER_BYTES } from "./answers";
 import { ChangeFollower } from "./feed";
-import { Resolution, Outcome, backendOf, NOT_FOUND, UNAVAILABLE, deliver, calloutStatus } from "./respond";
+import { Resolution, Outcome, backendOf, NOT_FOUND, UNAVAILABLE, deliver, calloutStatus, setBackendRaw } from "./respond";
 import { ResolverRequest } from "./request";
 import { decimal } from "../util/decimal";
+
+function hostOfKey(keyPtr: usize, keySize: usize): string {
+  const prefix = <usize>HOST_KEY_PREFIX.length;
+  return String.UTF8.decodeUnsafe(keyPtr + prefix, keySize - prefix);
+}
 
 /** One /resolve callout and the requests waiting for it (all on this worker). */
 class Lookup {
@@ -76,15 +82,35 @@ export class ResolverRoot extends RootContext {
     return new ResolverRequest(id, this);
   }
 
-  /** on_request_headers for a normalized host, in the request's context. */
-  resolve(contextId: u32, hostName: string): u32 {
+  /**
+   * on_request_headers, in the request's context, for the cache key
+   * "sb:h:<normalized host>" at keyPtr.  A fresh entry is served in place:
+   * one shared-data read and one property set, no allocation.
+   */
+  resolveKey(contextId: u32, keyPtr: usize, keySize: usize): u32 {
     const now = host.nowMs();
-    const key = hostKey(hostName);
-    const stored = readEntry(key);
-    const entry = stored !== null ? stored.entry : null;
-    if (entry !== null && entry.isFresh(now, this.epoch)) {
-      return deliver(this.answerFromEntry(entry), hostName, this.config, false);
+    let stored: StoredEntry | null = null;
+    if (host.getSharedRaw(keyPtr, keySize)) {
+      const vptr = returnedPtr();
+      const vsize = returnedSize();
+      const kind = freshKindAt(vptr, vsize, now, this.epoch);
+      if (kind == EntryKind.Found || (kind == EntryKind.Unavailable && vsize > <usize>ENTRY_HEADER)) {
+        setBackendRaw(vptr + <usize>ENTRY_HEADER, vsize - <usize>ENTRY_HEADER);
+        return Action.Continue;
+      }
+      if (kind >= 0) {
+        const res = kind == EntryKind.NotFound ? NOT_FOUND : UNAVAILABLE;
+        return deliver(res, hostOfKey(keyPtr, keySize), this.config, false);
+      }
+      stored = new StoredEntry(decodeEntryAt(vptr, vsize), host.returnedCas());
     }
+    return this.miss(contextId, hostOfKey(keyPtr, keySize), stored, now);
+  }
+
+  /** No fresh entry: join this worker's lookup for the host, or start one. */
+  miss(contextId: u32, hostName: string, stored: StoredEntry | null, now: u64): u32 {
+    const key = hostKey(hostName);
+    const entry = stored !== null ? stored.entry : null;
     if (this.lookups.has(hostName)) {
       this.lookups.get(hostName).waiters.push(contextId);
       return Action.Pause;
