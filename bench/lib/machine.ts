@@ -1,0 +1,51 @@
+// What the figures depend on: the machine, how busy it was, and what a process
+// holds in memory and on disk. Read from /proc and the file system (Linux).
+import { readFileSync, statSync } from "node:fs";
+import { availableParallelism, loadavg, release, totalmem } from "node:os";
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  kernel: string;
+  node: string;
+}
+
+export function describeMachine(): Machine {
+  let cpuModel = "unknown";
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    if (match) cpuModel = match[1]!.trim();
+  } catch {
+    // Not Linux: the model stays unknown.
+  }
+  return {
+    cpus: availableParallelism(),
+    cpuModel,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    kernel: release(),
+    node: process.version,
+  };
+}
+
+/** The 1-minute load average, as `uptime` shows it: on a shared machine, the context for every figure. */
+export function load1(): number {
+  return Math.round(loadavg()[0]! * 100) / 100;
+}
+
+/** VmRSS and VmHWM (peak) of a process, in bytes. */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (field: string) => {
+    const match = new RegExp(`^${field}:\\s*(\\d+) kB$`, "m").exec(status);
+    if (!match) throw new Error(`/proc/${pid}/status has no ${field}`);
+    return Number(match[1]) * 1024;
+  };
+  return { rss: kib("VmRSS"), peak: kib("VmHWM") };
+}
+
+/** A file's allocated blocks (what `du` counts) and its apparent size (what `ls` shows), in bytes. */
+export function diskUsage(path: string): { allocated: number; apparent: number } {
+  const stat = statSync(path);
+  return { allocated: stat.blocks * 512, apparent: stat.size };
+}
