@@ -28,7 +28,7 @@ export class ResolverConfig {
   leaseTtlMs: u32 = 3_000;
   tickMs: u32 = 100;
   /** Distinct hosts with a /resolve callout in flight, per worker; beyond it, stale or 503. */
-  maxPendingHosts: u32 = 1024;
+  maxPendingHosts: u32 = 512;
   notFoundPage: string = DEFAULT_NOT_FOUND_PAGE;
   unavailablePage: string = DEFAULT_UNAVAILABLE_PAGE;
 }

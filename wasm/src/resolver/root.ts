@@ -127,8 +127,10 @@ export class ResolverRoot extends RootContext {
     const token = this.callResolve(hostName);
     host.setEffectiveContext(contextId);
     if (token == 0) {
+      // Refused locally (unknown cluster, host's call limit): nothing about the
+      // host is learnt, so nothing is cached.
       host.logWarn("set-backend: cannot call cluster \"" + this.config.resolverCluster + "\" for " + hostName);
-      return deliver(this.recordFailure(lookup, now), hostName, this.config, false);
+      return deliver(this.fallback(entry, now), hostName, this.config, false);
     }
     lookup.waiters.push(contextId);
     this.lookups.set(hostName, lookup);
