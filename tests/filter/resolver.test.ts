@@ -1,0 +1,245 @@
+// Behaviour of build/resolver.wasm in the real proxy-wasm host (host/ on
+// wasmtime, through host/node). Route API answers are delivered by hand; the
+// clock is fixed per test so TTLs are exact. Several FilterHosts on one
+// SharedData stand for nginx workers sharing the shm zone.
+// Build first: npx asc --config asconfig.json --target release; host/node built.
+import test from "ava";
+import {
+  T0, binding, changesAnswer, header, onlyCall, outcomeOf, request, resolveAnswer, wasm, worker,
+} from "./harness.ts";
+
+const ROOT = 1;
+
+test("a miss asks the route API once, then the cache answers", (t) => {
+  const shared = new binding.SharedData();
+  const w = worker(shared);
+  const first = request(w, "A.Example.COM.:8080");
+  t.is(first.action, "pause");
+  const call = onlyCall(first);
+  t.is(call.upstream, "route_api");
+  t.is(header(call.headers, ":path"), "/resolve/a.example.com");
+  t.is(header(call.headers, ":method"), "GET");
+  t.is(call.timeoutMs, 1000);
+
+  const delivered = w.deliverHttpCallResponse(call.token, resolveAnswer("a.example.com", "10.0.0.7:3000"));
+  const resumed = outcomeOf(delivered, first.id);
+  t.is(resumed?.action, "continue");
+  t.is(resumed?.properties.backend, "10.0.0.7:3000");
+
+  const hit = request(w, "a.example.com");
+  t.is(hit.action, "continue");
+  t.is(hit.properties.backend, "10.0.0.7:3000");
+  t.deepEqual(hit.httpCalls, []);
+  t.truthy(shared.get("sb:h:a.example.com"), "the answer is in shared data");
+});
+
+test("another worker on the same shared data hits without a call", (t) => {
+  const shared = new binding.SharedData();
+  const a = worker(shared);
+  const b = worker(shared);
+  const miss = request(a, "shop.example.com");
+  a.deliverHttpCallResponse(onlyCall(miss).token, resolveAnswer("shop.example.com", "unix:/run/shop.sock"));
+  const hit = request(b, "shop.example.com");
+  t.is(hit.action, "continue");
+  t.is(hit.properties.backend, "unix:/run/shop.sock");
+  t.deepEqual(hit.httpCalls, []);
+});
+
+test("concurrent misses for one host make one call; every waiter resumes", (t) => {
+  const w = worker(new binding.SharedData());
+  const r1 = request(w, "busy.example.com");
+  const r2 = request(w, "busy.example.com");
+  const r3 = request(w, "BUSY.example.com:443");
+  t.is(r1.httpCalls.length, 1);
+  t.deepEqual(r2.httpCalls, []);
+  t.deepEqual(r3.httpCalls, []);
+  t.is(r2.action, "pause");
+
+  // The first request goes away before the answer: the others still get it.
+  w.finishRequest(r1.id);
+  const delivered = w.deliverHttpCallResponse(onlyCall(r1).token, resolveAnswer("busy.example.com", "10.1.1.1:80"));
+  for (const r of [r2, r3]) {
+    const o = outcomeOf(delivered, r.id);
+    t.is(o?.action, "continue", `request ${r.id} resumed`);
+    t.is(o?.properties.backend, "10.1.1.1:80");
+  }
+  t.is(outcomeOf(delivered, r1.id), undefined, "the finished request is left alone");
+});
+
+test("an unknown host gets the 404 page, cached for the negative TTL", (t) => {
+  const w = worker(new binding.SharedData(), { negative_ttl_ms: 2000 });
+  const miss = request(w, "nobody.example.com");
+  const delivered = w.deliverHttpCallResponse(onlyCall(miss).token, { status: 404, body: '{"error":"not found"}' });
+  const page = outcomeOf(delivered, miss.id)?.localResponse;
+  t.is(page?.status, 404);
+  t.true(page?.body.includes("nobody.example.com"));
+  t.is(header(page?.headers ?? [], "content-type"), "text/html; charset=utf-8");
+
+  w.setTimeMs(T0 + 1999);
+  const cached = request(w, "nobody.example.com");
+  t.is(cached.action, "local_response");
+  t.is(cached.localResponse?.status, 404);
+  t.deepEqual(cached.httpCalls, []);
+
+  w.setTimeMs(T0 + 2000);
+  const again = request(w, "nobody.example.com");
+  t.is(again.action, "pause");
+  t.is(again.httpCalls.length, 1, "asked again once the negative entry expired");
+});
+
+test("with the route API failing, a known host keeps its stale backend; an unknown one gets 503", (t) => {
+  const w = worker(new binding.SharedData(), { positive_ttl_ms: 30000, error_ttl_ms: 2000 });
+  const miss = request(w, "old.example.com");
+  w.deliverHttpCallResponse(onlyCall(miss).token, resolveAnswer("old.example.com", "10.2.2.2:8080"));
+
+  w.setTimeMs(T0 + 31_000);
+  const expired = request(w, "old.example.com");
+  t.is(expired.action, "pause");
+  const failed = w.deliverHttpCallResponse(onlyCall(expired).token, null);
+  const stale = outcomeOf(failed, expired.id);
+  t.is(stale?.action, "continue");
+  t.is(stale?.properties.backend, "10.2.2.2:8080");
+
+  // Within error_ttl the stale answer stands without another call.
+  w.setTimeMs(T0 + 32_000);
+  const during = request(w, "old.example.com");
+  t.is(during.properties.backend, "10.2.2.2:8080");
+  t.deepEqual(during.httpCalls, []);
+
+  // A 5xx is a failure too; a host with no history gets the 503 page.
+  const unknown = request(w, "new.example.com");
+  const down = w.deliverHttpCallResponse(onlyCall(unknown).token, { status: 502, body: "bad gateway" });
+  const page = outcomeOf(down, unknown.id)?.localResponse;
+  t.is(page?.status, 503);
+  t.true(page?.body.includes("new.example.com"));
+  t.true(outcomeOf(down, ROOT)?.logs.some((l) => l.message.includes("/resolve/new.example.com failed (status 502)")) ?? false);
+});
+
+test("an answer without a valid backend is a failure, not a cache entry", (t) => {
+  const w = worker(new binding.SharedData());
+  const miss = request(w, "weird.example.com");
+  const out = w.deliverHttpCallResponse(onlyCall(miss).token, { status: 200, body: '{"backend":"evil/path?x:80"}' });
+  t.is(outcomeOf(out, miss.id)?.localResponse?.status, 503);
+});
+
+test("error pages come from the configuration, with the host escaped", (t) => {
+  const w = worker(new binding.SharedData(), { not_found_page: "<p>No {host} here &amp; {host}</p>" });
+  const miss = request(w, "x-y.example.com");
+  const out = w.deliverHttpCallResponse(onlyCall(miss).token, { status: 404 });
+  t.is(outcomeOf(out, miss.id)?.localResponse?.body, "<p>No x-y.example.com here &amp; x-y.example.com</p>");
+});
+
+test("a Host that is not a DNS name gets a 400 and changes nothing", (t) => {
+  const shared = new binding.SharedData();
+  const w = worker(shared);
+  const sizeBefore = shared.size;
+  for (const bad of ["bad host", "<script>.example.com", "a..b", "[::1]:80", "x".repeat(300), "example.com:99999"]) {
+    const out = request(w, bad);
+    t.is(out.action, "local_response", bad);
+    t.is(out.localResponse?.status, 400, bad);
+    t.false(out.localResponse?.body.includes("<script>") ?? true, "the bad host is not echoed");
+    t.deepEqual(out.httpCalls, []);
+  }
+  t.is(shared.size, sizeBefore);
+});
+
+test("a bad configuration refuses to start, naming the problem", (t) => {
+  const shared = new binding.SharedData();
+  for (const config of ['{"positive_ttl_ms": -1}', '{"resolver_clustr": "x"}', "{not json"]) {
+    t.throws(() => new binding.FilterHost(wasm, { pluginConfig: config, shared }), undefined, config);
+  }
+  t.notThrows(() => new binding.FilterHost(wasm, { pluginConfig: "", shared }));
+});
+
+test("the change feed: one follower long-polls and expires changed hosts on every worker", (t) => {
+  const shared = new binding.SharedData();
+  const a = worker(shared, { poll_wait_ms: 20000 });
+  const b = worker(shared, { poll_wait_ms: 20000 });
+  t.is(a.tickPeriodMs, 100);
+
+  const miss = request(a, "moved.example.com");
+  a.deliverHttpCallResponse(onlyCall(miss).token, resolveAnswer("moved.example.com", "10.0.0.1:80"));
+  t.is(request(b, "moved.example.com").properties.backend, "10.0.0.1:80");
+
+  const poll = onlyCall(a.tick());
+  t.is(header(poll.headers, ":path"), "/changes?since=0&wait=20000");
+  t.is(poll.timeoutMs, 21000);
+  t.deepEqual(b.tick().httpCalls, [], "only the lease holder polls");
+
+  const applied = a.deliverHttpCallResponse(poll.token, changesAnswer(7, ["moved.example.com"]));
+  const next = onlyCall(outcomeOf(applied, ROOT)!);
+  t.is(header(next.headers, ":path"), "/changes?since=7&wait=20000", "polls again from the new seq at once");
+
+  const after = request(b, "moved.example.com");
+  t.is(after.action, "pause", "worker b no longer serves the old backend");
+  const fresh = b.deliverHttpCallResponse(onlyCall(after).token, resolveAnswer("moved.example.com", "10.0.0.2:80"));
+  t.is(outcomeOf(fresh, after.id)?.properties.backend, "10.0.0.2:80");
+});
+
+test("a wildcard or catch-all change, or a reset, re-resolves every host", (t) => {
+  for (const answer of [changesAnswer(3, ["*.example.com"]), changesAnswer(3, ["*"]), { status: 200, body: '{"seq":3,"reset":true}' }]) {
+    const shared = new binding.SharedData();
+    const a = worker(shared);
+    const b = worker(shared);
+    const miss = request(b, "w.example.com");
+    b.deliverHttpCallResponse(onlyCall(miss).token, resolveAnswer("w.example.com", "10.9.9.9:80"));
+    const poll = onlyCall(a.tick());
+    a.deliverHttpCallResponse(poll.token, answer);
+    b.tick(); // b's view of the cache epoch is refreshed on its tick
+    const after = request(b, "w.example.com");
+    t.is(after.action, "pause", `after ${answer.body}`);
+    t.is(after.httpCalls.length, 1);
+  }
+});
+
+test("an answer that may predate a change is used once but not cached", (t) => {
+  const shared = new binding.SharedData();
+  const a = worker(shared);
+  const poll = onlyCall(a.tick());
+  const miss = request(a, "race.example.com");
+  // The change lands while the /resolve call is in flight.
+  a.deliverHttpCallResponse(poll.token, changesAnswer(1, ["race.example.com"]));
+  const late = a.deliverHttpCallResponse(onlyCall(miss).token, resolveAnswer("race.example.com", "10.0.0.3:80"));
+  t.is(outcomeOf(late, miss.id)?.properties.backend, "10.0.0.3:80");
+  const again = request(a, "race.example.com");
+  t.is(again.action, "pause", "the possibly stale answer was not cached");
+});
+
+test("another worker takes the feed over when the follower stops, from the same seq", (t) => {
+  const shared = new binding.SharedData();
+  const a = worker(shared, { lease_ttl_ms: 3000 });
+  const b = worker(shared, { lease_ttl_ms: 3000 });
+  const miss = request(b, "kept.example.com");
+  b.deliverHttpCallResponse(onlyCall(miss).token, resolveAnswer("kept.example.com", "10.0.0.4:80"));
+
+  const poll = onlyCall(a.tick());
+  const applied = a.deliverHttpCallResponse(poll.token, changesAnswer(41, ["x.example.com"]));
+  const stalled = onlyCall(outcomeOf(applied, ROOT)!); // a's next poll, never answered in time
+  t.deepEqual(b.tick().httpCalls, []);
+
+  // a stops ticking (its worker hangs or dies); the lease runs out.
+  b.setTimeMs(T0 + 2999);
+  t.deepEqual(b.tick().httpCalls, [], "not before the lease expires");
+  b.setTimeMs(T0 + 3000);
+  const takeover = onlyCall(b.tick());
+  t.is(header(takeover.headers, ":path"), "/changes?since=41&wait=25000");
+
+  // a's late answer is dropped: b owns the feed and will fetch seq 42 itself.
+  a.setTimeMs(T0 + 3001);
+  const late = a.deliverHttpCallResponse(stalled.token, changesAnswer(42, ["kept.example.com"]));
+  t.deepEqual(outcomeOf(late, ROOT)?.httpCalls ?? [], [], "the old follower stops polling");
+  const still = request(b, "kept.example.com");
+  t.is(still.action, "continue");
+  t.is(still.properties.backend, "10.0.0.4:80");
+});
+
+test("a failed poll is retried after poll_retry_ms, not in a loop", (t) => {
+  const w = worker(new binding.SharedData(), { poll_retry_ms: 1000 });
+  const poll = onlyCall(w.tick());
+  const failed = w.deliverHttpCallResponse(poll.token, { status: 500, body: "" });
+  t.deepEqual(outcomeOf(failed, ROOT)?.httpCalls ?? [], []);
+  w.setTimeMs(T0 + 999);
+  t.deepEqual(w.tick().httpCalls, []);
+  w.setTimeMs(T0 + 1000);
+  t.is(w.tick().httpCalls.length, 1);
+});
