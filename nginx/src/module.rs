@@ -5,7 +5,7 @@ use core::ptr;
 
 use ngx::core::NGX_CONF_ERROR;
 use ngx::ffi::{
-    ngx_conf_t, ngx_http_module_t, ngx_module_t, NGX_HTTP_MODULE,
+    ngx_conf_t, ngx_http_module_t, ngx_int_t, ngx_module_t, NGX_HTTP_MODULE,
     NGX_LOG_EMERG,
 };
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, HttpModuleServerConf};
@@ -18,6 +18,10 @@ pub struct Module;
 impl HttpModule for Module {
     fn module() -> &'static ngx_module_t {
         unsafe { &*ptr::addr_of!(ngx_http_set_backend_module) }
+    }
+
+    unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
+        unsafe { crate::phase::register(cf) }
     }
 
     unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {
@@ -49,7 +53,7 @@ unsafe impl HttpModuleLocationConf for Module {
 
 static NGX_HTTP_SET_BACKEND_MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
     preconfiguration: None,
-    postconfiguration: None,
+    postconfiguration: Some(Module::postconfiguration),
     create_main_conf: Some(Module::create_main_conf),
     init_main_conf: Some(Module::init_main_conf),
     create_srv_conf: Some(Module::create_srv_conf),
@@ -67,5 +71,7 @@ pub static mut ngx_http_set_backend_module: ngx_module_t = ngx_module_t {
     ctx: &raw const NGX_HTTP_SET_BACKEND_MODULE_CTX as _,
     commands: unsafe { &raw mut conf::directives::COMMANDS[0] },
     type_: NGX_HTTP_MODULE as _,
+    init_process: Some(crate::worker::init_process),
+    exit_process: Some(crate::worker::exit_process),
     ..ngx_module_t::default()
 };

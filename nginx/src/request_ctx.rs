@@ -5,6 +5,8 @@ use ngx::ffi::{ngx_http_request_t, ngx_module_t};
 
 #[derive(Default)]
 pub struct RequestCtx {
+    /// The filter's HTTP context for this request.
+    pub context_id: Option<u32>,
     /// The backend the filter left (property `backend`, or the `ngx.<var>` of `set_backend $var`).
     pub backend: Option<Vec<u8>>,
     /// The filter is suspended (Pause); the request waits for an http call to resume it.

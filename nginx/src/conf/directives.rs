@@ -212,6 +212,7 @@ extern "C" fn set_backend(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *
     }
     let value: &mut [ngx_str_t] = unsafe { (*(*cf).args).as_slice_mut() };
     let mut index = None;
+    let mut var_name = None;
     if value.len() == 2 {
         let v = &mut value[1];
         if v.len < 2 || unsafe { *v.data } != b'$' {
@@ -233,10 +234,16 @@ extern "C" fn set_backend(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *
             return NGX_CONF_ERROR;
         }
         index = Some(i);
+        var_name = Some(name.as_bytes().to_ascii_lowercase());
     }
     lcf.set_backend = Some(index);
     let Some(mcf) = Module::main_conf_mut(unsafe { &*cf }) else { return NGX_CONF_ERROR };
     mcf.used = true;
+    if let Some(n) = var_name {
+        if !mcf.backend_vars.contains(&n) {
+            mcf.backend_vars.push(n);
+        }
+    }
     NGX_CONF_OK
 }
 

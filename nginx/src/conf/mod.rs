@@ -27,6 +27,8 @@ pub struct MainConf {
     pub filter_timeout: Option<ngx_msec_t>,
     pub shm_zone: *mut ngx_shm_zone_t,
     pub clusters: Vec<Cluster>,
+    /// Names of the `set_backend $name` variables: a filter's `ngx.<name>` property is the backend.
+    pub backend_vars: Vec<Vec<u8>>,
     /// Set when some location uses `set_backend`, so that a missing filter is reported.
     pub used: bool,
 }
@@ -40,6 +42,7 @@ impl Default for MainConf {
             filter_timeout: None,
             shm_zone: ptr::null_mut(),
             clusters: Vec::new(),
+            backend_vars: Vec::new(),
             used: false,
         }
     }

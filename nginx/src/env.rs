@@ -1,0 +1,151 @@
+//! The world as the filter sees it inside nginx: the host's embedder traits,
+//! implemented by recording into the bridge (see bridge.rs) or by acting on
+//! nginx's event loop without blocking.
+
+use ngx::ffi::{
+    ngx_cycle, ngx_hash_key, ngx_http_get_variable, ngx_http_request_t, ngx_msec_t, ngx_str_t, NGX_LOG_ALERT,
+    NGX_LOG_DEBUG, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_LOG_WARN,
+};
+use ngx::ngx_log_error;
+use proxy_wasm_host::{
+    HttpCallRequest, HttpCalls, LocalResponse, LogLevel, Logger, Properties, Status, StreamType, Streams,
+};
+
+use crate::{bridge, http_call, http_wire, worker};
+
+/// Calls without a timeout from the filter get this one; longer ones are capped.
+const DEFAULT_CALL_TIMEOUT_MS: u32 = 5_000;
+const MAX_CALL_TIMEOUT_MS: u32 = 60_000;
+
+/// Filter log lines go to nginx's error log at the matching level.
+pub struct ErrorLog {
+    pub filter: String,
+}
+
+impl Logger for ErrorLog {
+    fn log(&mut self, context_id: u32, level: LogLevel, message: &str) {
+        let ngx_level = match level {
+            LogLevel::Trace | LogLevel::Debug => NGX_LOG_DEBUG,
+            LogLevel::Info => NGX_LOG_INFO,
+            LogLevel::Warn => NGX_LOG_WARN,
+            LogLevel::Error => NGX_LOG_ERR,
+            LogLevel::Critical => NGX_LOG_ALERT,
+        };
+        let log = unsafe { (*ngx_cycle).log };
+        ngx_log_error!(ngx_level, log, "set_backend filter \"{}\" (context {}): {}", self.filter, context_id, message);
+    }
+
+    fn level(&self) -> LogLevel {
+        let level = unsafe { (*(*ngx_cycle).log).log_level } as u32;
+        if level >= NGX_LOG_DEBUG {
+            LogLevel::Debug
+        } else if level >= NGX_LOG_INFO {
+            LogLevel::Info
+        } else if level >= NGX_LOG_NOTICE {
+            LogLevel::Warn
+        } else if level >= NGX_LOG_ERR {
+            LogLevel::Error
+        } else {
+            LogLevel::Critical
+        }
+    }
+}
+
+/// `backend` and `ngx.<name>` are written; `ngx.<name>` and `request.*` are read.
+pub struct RequestProperties;
+
+impl Properties for RequestProperties {
+    fn get_property(&mut self, context_id: u32, path: &[&[u8]]) -> Option<Vec<u8>> {
+        let r = bridge::with_slot(context_id, |s| s.request).flatten()?;
+        match path {
+            [b"ngx", name] => unsafe { variable(r, name) },
+            [b"request", b"path"] => Some(unsafe { (*r).unparsed_uri.as_bytes() }.to_vec()),
+            [b"request", b"method"] => Some(unsafe { (*r).method_name.as_bytes() }.to_vec()),
+            [b"backend"] => bridge::with_slot(context_id, |s| s.backend.clone()).flatten(),
+            _ => None,
+        }
+    }
+
+    fn set_property(&mut self, context_id: u32, path: &[&[u8]], value: &[u8]) -> Result<(), Status> {
+        bridge::with(|b| {
+            let is_backend = match path {
+                [b"backend"] => true,
+                [b"ngx", name] => b.backend_vars.iter().any(|v| v == name),
+                _ => return Err(Status::NotFound),
+            };
+            let slot = b.slots.get_mut(&context_id).ok_or(Status::NotFound)?;
+            if is_backend {
+                slot.backend = Some(value.to_vec());
+            } else if let [b"ngx", name] = path {
+                slot.ngx_vars.push((name.to_vec(), value.to_vec()));
+            }
+            Ok(())
+        })
+    }
+}
+
+unsafe fn variable(r: *mut ngx_http_request_t, name: &[u8]) -> Option<Vec<u8>> {
+    let mut lower = name.to_ascii_lowercase();
+    let mut s = ngx_str_t { len: lower.len(), data: lower.as_mut_ptr() };
+    let key = unsafe { ngx_hash_key(s.data, s.len) };
+    let v = unsafe { ngx_http_get_variable(r, &mut s, key) };
+    if v.is_null() || unsafe { (*v).not_found() } != 0 || unsafe { (*v).valid() } == 0 {
+        return None;
+    }
+    let len = unsafe { (*v).len() } as usize;
+    Some(unsafe { core::slice::from_raw_parts((*v).data, len) }.to_vec())
+}
+
+/// Calls go out on nginx's event loop; their answers come back through
+/// `worker::deliver_http_call_response`.
+pub struct EventLoopCalls;
+
+impl HttpCalls for EventLoopCalls {
+    fn dispatch(&mut self, context_id: u32, token: u32, request: HttpCallRequest) -> Result<(), Status> {
+        let cluster = bridge::with(|b| b.clusters.iter().find(|c| c.name == request.upstream).cloned());
+        let Some(cluster) = cluster else {
+            let log = unsafe { (*ngx_cycle).log };
+            ngx_log_error!(NGX_LOG_ERR, log, "set_backend: http call to unknown cluster \"{}\" (declare it with set_backend_cluster)", request.upstream);
+            return Err(Status::BadArgument);
+        };
+        let bytes = http_wire::encode_request(&request.headers, &request.body).map_err(|why| {
+            let log = unsafe { (*ngx_cycle).log };
+            ngx_log_error!(NGX_LOG_ERR, log, "set_backend: http call to \"{}\" refused: {}", request.upstream, why);
+            Status::BadArgument
+        })?;
+        let timeout = match request.timeout_ms {
+            0 => DEFAULT_CALL_TIMEOUT_MS,
+            t => t.min(MAX_CALL_TIMEOUT_MS),
+        };
+        bridge::with(|b| {
+            b.calls.insert(token, context_id);
+            if let Some(slot) = b.slots.get_mut(&context_id) {
+                slot.pending_calls += 1;
+            }
+        });
+        http_call::start(&cluster, bytes, timeout as ngx_msec_t, Box::new(move |resp| worker::deliver_http_call_response(token, resp)));
+        Ok(())
+    }
+}
+
+pub struct RequestStreams;
+
+impl Streams for RequestStreams {
+    fn send_local_response(&mut self, context_id: u32, response: LocalResponse) -> Result<(), Status> {
+        bridge::with_slot(context_id, |s| {
+            if s.request.is_none() {
+                return Err(Status::NotFound);
+            }
+            s.local_response = Some(response);
+            Ok(())
+        })
+        .unwrap_or(Err(Status::NotFound))
+    }
+
+    fn continue_stream(&mut self, context_id: u32, stream: StreamType) -> Result<(), Status> {
+        if stream != StreamType::HttpRequest {
+            return Err(Status::Unimplemented);
+        }
+        bridge::with_slot(context_id, |s| s.continued = true).ok_or(Status::NotFound)
+    }
+}

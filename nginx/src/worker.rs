@@ -1,0 +1,230 @@
+//! The filter host of this worker process: created after fork (init_process), never
+//! in the master, and the glue that drives it from nginx events (requests, http call
+//! answers, ticks).
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ngx::ffi::{
+    ngx_add_timer, ngx_cycle, ngx_cycle_t, ngx_del_timer, ngx_event_t, ngx_int_t, ngx_log_t, NGX_LOG_ALERT,
+    NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_OK,
+};
+use ngx::http::HttpModuleMainConf;
+use ngx::ngx_log_error;
+use proxy_wasm_host::{
+    Action, Environment, FilterHost, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits, MemorySharedData,
+    Runtime, RuntimeConfig, SharedData, SystemClock,
+};
+
+use crate::conf::MainConf;
+use crate::{bridge, env, request_ctx, shared, Module};
+
+/// Root context id of every filter host (the host numbers contexts from it).
+const ROOT_CONTEXT: u32 = 1;
+
+struct Worker {
+    host: FilterHost,
+    filter: String,
+    _runtime: Runtime,
+}
+
+thread_local! {
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+    /// Why the filter could not start in this worker, for the per-request error.
+    static LOAD_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+static mut TICK: ngx_event_t = unsafe { core::mem::zeroed() };
+
+fn log() -> *mut ngx_log_t {
+    unsafe { (*ngx_cycle).log }
+}
+
+/// `init_process`: compile the filter and start its root context in this worker.
+pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
+    let Some(mcf) = Module::main_conf(unsafe { &*cycle }) else { return NGX_OK as ngx_int_t };
+    let Some(path) = mcf.filter_path.clone() else { return NGX_OK as ngx_int_t };
+    match start(mcf, &path) {
+        Ok(worker) => {
+            let period = worker.host.tick_period();
+            WORKER.with(|w| *w.borrow_mut() = Some(worker));
+            if let Some(p) = period {
+                arm_tick(p);
+            }
+        }
+        Err(e) => {
+            // The worker keeps serving; locations with set_backend answer 500 and say why.
+            ngx_log_error!(NGX_LOG_ALERT, unsafe { (*cycle).log }, "set_backend: filter \"{}\" cannot start: {}", path, e);
+            LOAD_ERROR.with(|l| *l.borrow_mut() = Some(e.to_string()));
+        }
+    }
+    NGX_OK as ngx_int_t
+}
+
+fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let module = runtime.compile(&mcf.filter_bytes)?;
+    let shared_data: Arc<dyn SharedData> = if mcf.shm_zone.is_null() {
+        ngx_log_error!(NGX_LOG_NOTICE, log(), "set_backend: no set_backend_shared_zone: shared data is per worker");
+        Arc::new(MemorySharedData::new())
+    } else {
+        Arc::new(unsafe { shared::ShmSharedData::new(mcf.shm_zone) })
+    };
+    bridge::with(|b| {
+        b.clusters = mcf.clusters.clone();
+        b.backend_vars = mcf.backend_vars.clone();
+    });
+    let env = Environment {
+        clock: Box::new(SystemClock),
+        logger: Box::new(env::ErrorLog { filter: path.to_string() }),
+        properties: Box::new(env::RequestProperties),
+        shared_data,
+        http_calls: Box::new(env::EventLoopCalls),
+        streams: Box::new(env::RequestStreams),
+    };
+    let options = FilterOptions {
+        vm_config: Vec::new(),
+        plugin_config: mcf.filter_config.clone().unwrap_or_default(),
+        plugin_name: "set_backend".into(),
+        limits: Limits {
+            deadline: Duration::from_millis(mcf.filter_timeout.unwrap_or(crate::conf::DEFAULT_FILTER_TIMEOUT_MS) as u64),
+            ..Limits::default()
+        },
+    };
+    let host = FilterHost::new(&runtime, &module, env, options)?;
+    Ok(Worker { host, filter: path.to_string(), _runtime: runtime })
+}
+
+pub unsafe extern "C" fn exit_process(_cycle: *mut ngx_cycle_t) {
+    unsafe {
+        let tick = &raw mut TICK;
+        if (*tick).timer_set() != 0 {
+            ngx_del_timer(tick);
+        }
+    }
+    WORKER.with(|w| w.borrow_mut().take());
+}
+
+pub fn load_error() -> Option<String> {
+    LOAD_ERROR.with(|l| l.borrow().clone())
+}
+
+pub fn ready() -> bool {
+    WORKER.with(|w| w.borrow().is_some())
+}
+
+pub fn filter_name() -> String {
+    WORKER.with(|w| w.borrow().as_ref().map(|w| w.filter.clone()).unwrap_or_default())
+}
+
+/// Runs `f` on the host. `None` when there is no host, or when it is already in use
+/// (which would mean nginx re-entered us from inside a guest call: refused).
+fn with_host<R>(f: impl FnOnce(&mut FilterHost) -> R) -> Option<R> {
+    WORKER.with(|w| {
+        let mut w = w.try_borrow_mut().ok()?;
+        let w = w.as_mut()?;
+        Some(f(&mut w.host))
+    })
+}
+
+/// Creates the HTTP context for a request and its bridge slot.
+pub fn create_context(r: *mut ngx::ffi::ngx_http_request_t) -> Result<u32, String> {
+    let id = with_host(|h| h.create_http_context()).ok_or("filter host busy")?.map_err(|e| e.to_string())?;
+    bridge::with(|b| b.slots.insert(id, bridge::Slot { request: Some(r), ..Default::default() }));
+    Ok(id)
+}
+
+pub fn on_request_headers(id: u32, headers: HeaderMap, end_of_stream: bool) -> Result<Action, String> {
+    with_host(|h| h.on_request_headers(id, headers, end_of_stream))
+        .ok_or("filter host busy")?
+        .map_err(|e| e.to_string())
+}
+
+/// The request is over (its pool is being destroyed): end the context.
+pub fn finish_request(id: u32) {
+    bridge::with(|b| b.slots.remove(&id));
+    if let Some(Err(e)) = with_host(|h| h.finish_request(id)) {
+        ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\": {}", filter_name(), e);
+    }
+}
+
+/// An http call ended (`None`: failed). Hands the answer to the filter, then wakes
+/// the request that waits for it, if the filter decided something.
+pub fn deliver_http_call_response(token: u32, response: Option<HttpCallResponse>) {
+    let context = bridge::with(|b| {
+        let c = b.calls.remove(&token);
+        if let Some(slot) = c.and_then(|c| b.slots.get_mut(&c)) {
+            slot.pending_calls = slot.pending_calls.saturating_sub(1);
+        }
+        c
+    });
+    let result = with_host(|h| h.deliver_http_call_response(token, response));
+    if let Some(Err(e)) = &result {
+        ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\": {}", filter_name(), e);
+        if let Some(c) = context {
+            bridge::with_slot(c, |s| s.failed = true);
+        }
+    }
+    if let Some(c) = context.filter(|c| *c != ROOT_CONTEXT) {
+        wake(c);
+    }
+}
+
+/// Posts the request of context `id` to run its phases again, once the filter has
+/// decided (continued, answered, failed) or can no longer decide (nothing pending).
+fn wake(id: u32) {
+    let request = bridge::with_slot(id, |s| {
+        let decided = s.continued || s.local_response.is_some() || s.failed || s.pending_calls == 0;
+        s.request.filter(|_| decided)
+    })
+    .flatten();
+    let Some(r) = request else { return };
+    let paused = unsafe { request_ctx::get(r) }.is_some_and(|c| c.paused);
+    if paused {
+        unsafe {
+            let c = (*r).connection;
+            ngx::ffi::ngx_post_event((*c).write, &raw mut ngx::ffi::ngx_posted_events);
+        }
+    }
+}
+
+thread_local! {
+    static LAST_TICK_PERIOD: core::cell::Cell<Option<Duration>> = const { core::cell::Cell::new(None) };
+}
+
+fn last_tick_period() -> Option<Duration> {
+    LAST_TICK_PERIOD.with(|c| c.get())
+}
+
+fn arm_tick(period: Duration) {
+    LAST_TICK_PERIOD.with(|c| c.set(Some(period)));
+    unsafe {
+        let tick = &raw mut TICK;
+        if (*tick).handler.is_none() {
+            (*tick).handler = Some(on_tick);
+            (*tick).log = log();
+            // Ticks must not hold a worker back from a graceful exit.
+            (*tick).set_cancelable(1);
+        }
+        ngx_add_timer(tick, period.as_millis().max(1) as ngx::ffi::ngx_msec_t);
+    }
+}
+
+unsafe extern "C" fn on_tick(_ev: *mut ngx_event_t) {
+    if unsafe { ngx::ffi::ngx_exiting } != 0 {
+        return;
+    }
+    let period = with_host(|h| {
+        if let Err(e) = h.on_tick() {
+            ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\" tick: {}", filter_name(), e);
+        }
+        // After a trap the instance is gone until the next call: keep ticking with the
+        // last period so that the next tick starts a fresh one.
+        h.tick_period().or_else(|| (!h.is_running()).then(last_tick_period).flatten())
+    })
+    .flatten();
+    if let Some(p) = period {
+        arm_tick(p);
+    }
+}
