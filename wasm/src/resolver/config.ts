@@ -98,7 +98,7 @@ export function parseConfig(bytes: Uint8Array): ConfigResult {
     const key = root.keys[i];
     const v = root.items[i];
     if (key == "resolver_cluster" || key == "resolver_authority") {
-      if (v.kind != JsonKind.String || !validName(v.str)) return bad(key + " must be a non-empty string of printable ASCII without spaces (max 255)");
+      if (v.kind != JsonKind.String || !validName(v.str)) return bad(key + " must be 1-255 printable ASCII characters, no spaces");
       if (key == "resolver_cluster") c.resolverCluster = v.str; else c.resolverAuthority = v.str;
     } else if (key == "not_found_page" || key == "unavailable_page") {
       if (v.kind != JsonKind.String || v.str.length == 0 || String.UTF8.byteLength(v.str) > MAX_PAGE_BYTES) {

@@ -5,6 +5,7 @@
 // epoch so every entry is re-resolved.  The seq lives in the lease, so a
 // worker taking over an expired lease resumes where the previous owner stopped.
 import * as host from "../abi/host";
+import * as log from "./log";
 import { Status, BufferType } from "../abi/types";
 import { HeaderPair } from "../abi/headers";
 import { ResolverConfig } from "./config";
@@ -35,6 +36,7 @@ function writeLease(lease: Lease, cas: u32): bool {
 export class ChangeFollower {
   /** Token of the /changes callout in flight; 0 when none. */
   pollToken: u32 = 0;
+  pollStartedAt: u64 = 0;
   nextPollAt: u64 = 0;
   leader: bool = false;
 
@@ -55,11 +57,14 @@ export class ChangeFollower {
       if (writeLease(new Lease(this.workerId, now + ttl, lease.seq), stored.cas)) {
         // With cas 0 (first lease ever) two workers can both write; read back who won.
         this.leader = readLease().lease.owner == this.workerId;
-        if (this.leader) host.logInfo("set-backend: worker " + decimal(this.workerId) + " follows the change feed from seq " + decimal(lease.seq));
+        if (this.leader) log.info("worker " + decimal(this.workerId) + " follows the change feed from seq " + decimal(lease.seq));
       }
     } else {
       this.leader = false;
     }
+    // A poll the host never answered (it must, at its timeout) is forgotten.
+    const pollLimit = <u64>this.config.pollWaitMs + <u64>this.config.calloutTimeoutMs * 2 + 1000;
+    if (this.pollToken != 0 && now - this.pollStartedAt > pollLimit) this.pollToken = 0;
     if (this.leader && this.pollToken == 0 && now >= this.nextPollAt) this.poll(lease.seq, now);
   }
 
@@ -69,9 +74,10 @@ export class ChangeFollower {
     headers.push(new HeaderPair(":path", "/changes?since=" + decimal(since) + "&wait=" + decimal(this.config.pollWaitMs)));
     headers.push(new HeaderPair(":authority", this.config.resolverAuthority));
     headers.push(new HeaderPair("accept", "application/json"));
+    this.pollStartedAt = now;
     this.pollToken = host.httpCall(this.config.resolverCluster, headers, this.config.pollWaitMs + this.config.calloutTimeoutMs);
     if (this.pollToken == 0) {
-      host.logWarn("set-backend: cannot call cluster \"" + this.config.resolverCluster + "\" for /changes");
+      log.warn("cannot call cluster \"" + this.config.resolverCluster + "\" for /changes");
       this.nextPollAt = now + <u64>this.config.pollRetryMs;
     }
   }
@@ -106,7 +112,7 @@ export class ChangeFollower {
       }
     }
     if (!applied) {
-      host.logWarn("set-backend: /changes failed (status " + decimal(status) + "); retrying in " + decimal(this.config.pollRetryMs) + " ms");
+      log.warn("/changes failed (status " + decimal(status) + "); retrying in " + decimal(this.config.pollRetryMs) + " ms");
       this.nextPollAt = now + <u64>this.config.pollRetryMs;
       return;
     }
@@ -126,14 +132,14 @@ export class ChangeFollower {
       if (h == "*" || h.startsWith("*.")) { everything = true; break; }
       const normalized = normalizeHost(h);
       if (normalized === null) {
-        host.logWarn("set-backend: ignoring change for invalid host \"" + h.slice(0, 80) + "\"");
+        log.warn("ignoring a change for an invalid host"); // not echoed: it came from the network
         continue;
       }
       invalidateHost(normalized);
     }
     if (everything) {
       const epoch = bumpEpoch();
-      host.logInfo("set-backend: cache epoch " + decimal(epoch) + (reset ? " (feed reset)" : " (wildcard change)"));
+      log.info("cache epoch " + decimal(epoch) + (reset ? " (feed reset)" : " (wildcard change)"));
     }
   }
 }

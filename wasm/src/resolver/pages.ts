@@ -2,18 +2,20 @@
 // configuration; "{host}" is replaced with the HTML-escaped normalized host.
 // Pure code.
 
+// (html, head and body tags are optional in HTML5; leaving them out keeps the
+// module small.)
 export const DEFAULT_NOT_FOUND_PAGE =
-  "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Site not found</title></head>" +
-  "<body><h1>404</h1><p>There isn't a site here at {host}.</p></body></html>\n";
+  "<!DOCTYPE html><meta charset=\"utf-8\"><title>Site not found</title>" +
+  "<h1>404</h1><p>There isn't a site here at {host}.</p>\n";
 
 export const DEFAULT_UNAVAILABLE_PAGE =
-  "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Service unavailable</title></head>" +
-  "<body><h1>503</h1><p>The site at {host} can't be reached right now. Try again in a moment.</p></body></html>\n";
+  "<!DOCTYPE html><meta charset=\"utf-8\"><title>Service unavailable</title>" +
+  "<h1>503</h1><p>{host} can't be reached right now. Try again in a moment.</p>\n";
 
 // The Host header was not a DNS name: no echo of it at all.
 export const BAD_REQUEST_PAGE =
-  "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Bad request</title></head>" +
-  "<body><h1>400</h1><p>The Host header is not a valid host name.</p></body></html>\n";
+  "<!DOCTYPE html><meta charset=\"utf-8\"><title>Bad request</title>" +
+  "<h1>400</h1><p>The Host header is not a valid host name.</p>\n";
 
 export function escapeHtml(text: string): string {
   let out = "";

@@ -2,6 +2,7 @@
 // lookups in flight (coalescing), callout answers, and the tick.
 import { RootContext, HttpContext, httpContextAlive } from "../abi/context";
 import * as host from "../abi/host";
+import * as log from "./log";
 import { Action, BufferType } from "../abi/types";
 import { HeaderPair } from "../abi/headers";
 import { ResolverConfig, parseConfig, MAX_CONFIG_BYTES } from "./config";
@@ -27,7 +28,8 @@ class Lookup {
     public key: ArrayBuffer,
     public epoch: u32,
     public cas: u32,
-    public previous: CacheEntry | null) {}
+    public previous: CacheEntry | null,
+    public startedAt: u64) {}
 }
 
 export class ResolverRoot extends RootContext {
@@ -41,28 +43,28 @@ export class ResolverRoot extends RootContext {
 
   onConfigure(configSize: usize): bool {
     if (configSize > <usize>MAX_CONFIG_BYTES) {
-      host.logError("set-backend: bad plugin configuration: larger than " + decimal(MAX_CONFIG_BYTES) + " bytes");
+      log.error("bad plugin configuration: larger than " + decimal(MAX_CONFIG_BYTES) + " bytes");
       return false;
     }
     let bytes = new ArrayBuffer(0);
     if (configSize > 0) {
       const got = host.getBufferBytes(BufferType.PluginConfiguration, 0, configSize);
       if (got === null) {
-        host.logError("set-backend: bad plugin configuration: the host did not provide it");
+        log.error("bad plugin configuration: the host did not provide it");
         return false;
       }
       bytes = got;
     }
     const parsed = parseConfig(Uint8Array.wrap(bytes));
     if (parsed.config === null) {
-      host.logError("set-backend: bad plugin configuration: " + parsed.error);
+      log.error("bad plugin configuration: " + parsed.error);
       return false;
     }
     this.config = parsed.config!;
     const now = host.nowMs();
     const workerId = allocateWorkerId(<u32>(now & 0xffffffff) ^ (this.id << 16));
     if (workerId == 0) {
-      host.logError("set-backend: could not allocate a worker id in shared data");
+      log.error("could not allocate a worker id in shared data");
       return false;
     }
     this.follower = new ChangeFollower(this.config, workerId);
@@ -74,8 +76,39 @@ export class ResolverRoot extends RootContext {
 
   onTick(): void {
     if (!this.configured) return;
+    const now = host.nowMs();
     this.epoch = readEpoch();
-    this.follower!.tick(host.nowMs());
+    this.follower!.tick(now);
+    this.abandonLostLookups(now);
+  }
+
+  /**
+   * The host answers every call, at the latest at its timeout; should an answer
+   * never come, the requests waiting on it must not hang, nor every later
+   * request for that host join a dead lookup.
+   */
+  abandonLostLookups(now: u64): void {
+    const limit = <u64>this.config.calloutTimeoutMs * 2 + 1000;
+    const tokens = this.tokens.keys();
+    for (let i = 0; i < tokens.length; i++) {
+      const hostName = this.tokens.get(tokens[i]);
+      const lookup = this.lookups.get(hostName);
+      if (now - lookup.startedAt <= limit) continue;
+      this.tokens.delete(tokens[i]);
+      this.lookups.delete(hostName);
+      log.warn("/resolve/" + hostName + " was never answered");
+      this.release(lookup, this.fallback(lookup.previous, now));
+    }
+  }
+
+  /** Resumes every request still waiting on a lookup. */
+  release(lookup: Lookup, res: Resolution): void {
+    for (let i = 0; i < lookup.waiters.length; i++) {
+      const id = lookup.waiters[i];
+      // A request may have ended (client gone) while it waited.
+      if (!httpContextAlive(id) || !host.setEffectiveContext(id)) continue;
+      deliver(res, lookup.host, this.config, true);
+    }
   }
 
   createHttpContext(id: u32): HttpContext {
@@ -119,7 +152,7 @@ export class ResolverRoot extends RootContext {
       return deliver(this.fallback(entry, now), hostName, this.config, false);
     }
     const cas = stored !== null ? stored.cas : reserveEntry(key, this.epoch);
-    const lookup = new Lookup(hostName, key, this.epoch, cas, entry);
+    const lookup = new Lookup(hostName, key, this.epoch, cas, entry, now);
     // Call from the root context: the call then belongs to the root, so its
     // answer arrives even if this first request is gone by then, and reaches
     // every request that joined the lookup.
@@ -129,7 +162,7 @@ export class ResolverRoot extends RootContext {
     if (token == 0) {
       // Refused locally (unknown cluster, host's call limit): nothing about the
       // host is learnt, so nothing is cached.
-      host.logWarn("set-backend: cannot call cluster \"" + this.config.resolverCluster + "\" for " + hostName);
+      log.warn("cannot call cluster \"" + this.config.resolverCluster + "\" for " + hostName);
       return deliver(this.fallback(entry, now), hostName, this.config, false);
     }
     lookup.waiters.push(contextId);
@@ -183,13 +216,7 @@ export class ResolverRoot extends RootContext {
     this.tokens.delete(token);
     const lookup = this.lookups.get(hostName);
     this.lookups.delete(hostName);
-    const res = this.answer(lookup, calloutStatus(headerCount), bodySize, now);
-    for (let i = 0; i < lookup.waiters.length; i++) {
-      const id = lookup.waiters[i];
-      // A request may have ended (client gone) while it waited.
-      if (!httpContextAlive(id) || !host.setEffectiveContext(id)) continue;
-      deliver(res, hostName, this.config, true);
-    }
+    this.release(lookup, this.answer(lookup, calloutStatus(headerCount), bodySize, now));
   }
 
   /** Caches the route API's answer (unless an invalidation got there first) and returns it. */
@@ -207,9 +234,9 @@ export class ResolverRoot extends RootContext {
           now + <u64>this.config.positiveTtlMs, now, backend), lookup.cas);
         return backendOf(backend);
       }
-      host.logWarn("set-backend: /resolve/" + lookup.host + " answered 200 without a valid backend");
+      log.warn("/resolve/" + lookup.host + " answered 200 without a valid backend");
     } else {
-      host.logWarn("set-backend: /resolve/" + lookup.host + " failed (status " + decimal(status) + ")");
+      log.warn("/resolve/" + lookup.host + " failed (status " + decimal(status) + ")");
     }
     return this.recordFailure(lookup, now);
   }
