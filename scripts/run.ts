@@ -13,7 +13,7 @@ const domain = env.DOMAIN || "localhost";
 const port = env.PORT || "8080";
 const apiListen = env.API_LISTEN || "127.0.0.1:9000";
 const resolverSocket = join(stateDir, "resolver.sock");
-const modulePath = env.SET_BACKEND_MODULE || join(root, "build/libngx_http_set_backend.so");
+const modulePath = env.SET_BACKEND_MODULE || join(root, "build/modules/ngx_http_set_backend.so");
 const filterPath = env.SET_BACKEND_FILTER || join(root, "build/resolver.wasm");
 
 function fail(message: string): never {
