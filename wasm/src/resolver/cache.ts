@@ -51,20 +51,34 @@ export function invalidateHost(hostName: string): void {
   }
 }
 
-export function readEpoch(): u32 {
+/**
+ * The first epoch, and the one after the key was lost (an LRU zone may evict
+ * it): never one an older entry can carry, so a lost epoch cannot make stale
+ * entries fresh again.  Seconds since 1970 grow faster than epochs are bumped.
+ */
+function freshEpoch(seen: u32, nowMs: u64): u32 {
+  const seconds = <u32>(nowMs / 1000);
+  return seen >= seconds ? seen + 1 : seconds;
+}
+
+/** The cache epoch; `seen` is the caller's last view of it. */
+export function readEpoch(seen: u32, nowMs: u64): u32 {
   const v = host.getSharedData(EPOCH_KEY_BYTES);
-  return v === null ? 0 : decodeU32(v.data);
+  if (v !== null && v.data.byteLength == 4) return decodeU32(v.data);
+  const epoch = freshEpoch(seen, nowMs);
+  host.setSharedData(EPOCH_KEY_BYTES, encodeU32(epoch), 0);
+  return epoch;
 }
 
 /** Increments the cache epoch: every entry stamped with an older one is stale. Returns the new epoch. */
-export function bumpEpoch(): u32 {
+export function bumpEpoch(seen: u32, nowMs: u64): u32 {
   for (let i = 0; i < CAS_RETRIES; i++) {
     const v = host.getSharedData(EPOCH_KEY_BYTES);
-    const current = v === null ? 0 : decodeU32(v.data);
+    const current = v !== null && v.data.byteLength == 4 ? decodeU32(v.data) : freshEpoch(seen, nowMs);
     const cas = v === null ? 0 : v.cas;
     if (host.setSharedData(EPOCH_KEY_BYTES, encodeU32(current + 1), cas) == Status.Ok) return current + 1;
   }
-  return readEpoch();
+  return readEpoch(seen, nowMs);
 }
 
 /**

@@ -102,7 +102,7 @@ export class ChangeFollower {
           this.leader = false;
           return;
         }
-        this.apply(batch.reset, batch.hosts);
+        this.apply(batch.reset, batch.hosts, now);
         batchSeq = batch.seq;
         empty = !batch.reset && batch.hosts.length == 0;
         applied = true;
@@ -125,7 +125,7 @@ export class ChangeFollower {
     this.poll(batchSeq, now);
   }
 
-  apply(reset: bool, hosts: Array<string>): void {
+  apply(reset: bool, hosts: Array<string>, now: u64): void {
     let everything = reset;
     for (let i = 0; i < hosts.length && !everything; i++) {
       const h = hosts[i];
@@ -138,7 +138,7 @@ export class ChangeFollower {
       invalidateHost(normalized);
     }
     if (everything) {
-      const epoch = bumpEpoch();
+      const epoch = bumpEpoch(0, now);
       log.info("cache epoch " + decimal(epoch) + (reset ? " (feed reset)" : " (wildcard change)"));
     }
   }

@@ -68,7 +68,7 @@ export class ResolverRoot extends RootContext {
       return false;
     }
     this.follower = new ChangeFollower(this.config, workerId);
-    this.epoch = readEpoch();
+    this.epoch = readEpoch(0, now);
     host.setTickPeriodMs(this.config.tickMs);
     this.configured = true;
     return true;
@@ -77,7 +77,7 @@ export class ResolverRoot extends RootContext {
   onTick(): void {
     if (!this.configured) return;
     const now = host.nowMs();
-    this.epoch = readEpoch();
+    this.epoch = readEpoch(this.epoch, now);
     this.follower!.tick(now);
     this.abandonLostLookups(now);
   }
@@ -208,7 +208,7 @@ export class ResolverRoot extends RootContext {
     const follower = this.follower!;
     if (follower.isPoll(token)) {
       follower.onResponse(headerCount, bodySize, now);
-      this.epoch = readEpoch();
+      this.epoch = readEpoch(this.epoch, now);
       return;
     }
     if (!this.tokens.has(token)) return;
