@@ -2,11 +2,13 @@
 // shared-data hit → property, miss → http call → property or local response,
 // ticks, traps, deadline, clock, CAS. Run: npx ava host/node/binding.test.ts
 import test from 'ava'
-import { createRequire } from 'node:module'
-import type * as Binding from './index.js'
+import { FilterHost, SharedData, type Outcome } from './index.js'
 
-const require = createRequire(import.meta.url)
-const { FilterHost, SharedData } = require('./index.js') as typeof Binding
+/** The first element, failing loudly when there is none. */
+function first<T>(list: T[]): T {
+  if (list.length === 0) throw new Error('expected at least one element')
+  return list[0] as T
+}
 
 /** proxy-wasm serialized header map, as a WAT data-string body. */
 function watMap(pairs: Array<[string, string]>): { data: string; len: number } {
@@ -110,12 +112,13 @@ test('cache miss: http call, then the answer resumes the request', (t) => {
   const out = host.request([[':authority', 'b.example']])
   t.is(out.action, 'pause')
   t.is(out.httpCalls.length, 1)
-  const callOut = out.httpCalls[0]
+  const callOut = first(out.httpCalls)
   t.is(callOut.upstream, 'route_api')
   t.is(callOut.timeoutMs, 250)
   t.deepEqual(callOut.headers, [[':method', 'GET'], [':path', '/resolve'], [':authority', 'route-api']])
-  const [resumed, ...others] = host.deliverHttpCallResponse(callOut.token, { status: 200, body: '10.0.0.9:80' })
-  t.deepEqual(others, [])
+  const outcomes: Outcome[] = host.deliverHttpCallResponse(callOut.token, { status: 200, body: '10.0.0.9:80' })
+  t.is(outcomes.length, 1)
+  const resumed = first(outcomes)
   t.is(resumed.id, out.id)
   t.is(resumed.action, 'continue')
   t.is(resumed.properties['ngx.backend'], '10.0.0.9:80')
@@ -125,7 +128,7 @@ test('cache miss: http call, then the answer resumes the request', (t) => {
 test('failed call: the filter answers with a local response', (t) => {
   const host = new FilterHost(wasm)
   const out = host.request([[':authority', 'c.example']])
-  const [resumed] = host.deliverHttpCallResponse(out.httpCalls[0].token, null)
+  const resumed = first(host.deliverHttpCallResponse(first(out.httpCalls).token, null))
   t.is(resumed.action, 'local_response')
   t.deepEqual(resumed.localResponse, { status: 503, body: 'no route', headers: [['content-type', 'text/plain']] })
 })
@@ -136,7 +139,7 @@ test('ticks run on the root context and their calls answer there', (t) => {
   const tick = host.tick()
   t.is(tick.id, 1)
   t.deepEqual(tick.logs, [{ level: 'debug', message: 'tick' }])
-  const [root] = host.deliverHttpCallResponse(tick.httpCalls[0].token, { body: 'x' })
+  const root = first(host.deliverHttpCallResponse(first(tick.httpCalls).token, { body: 'x' }))
   t.is(root.id, 1)
   t.is(root.properties['ngx.backend'], 'x')
 })

@@ -1,17 +1,15 @@
 // Loads the native proxy-wasm host built by `npx napi build --platform --release`
-// (in host/node). Only linux-x64-gnu is built here; the error says how to build it.
-'use strict'
+// (in host/node). Only the machine's own platform is built; the error says how.
+import { createRequire } from 'node:module'
+import { existsSync } from 'node:fs'
 
-const { join } = require('node:path')
-const { existsSync } = require('node:fs')
-
-const file = join(__dirname, `proxy-wasm-host.${process.platform}-${process.arch}-gnu.node`)
-if (!existsSync(file)) {
+const url = new URL(`./proxy-wasm-host.${process.platform}-${process.arch}-gnu.node`, import.meta.url)
+if (!existsSync(url)) {
   throw new Error(
-    `native proxy-wasm host not built: ${file} is missing; run \`npx napi build --platform --release\` in host/node`,
+    `native proxy-wasm host not built: ${url.pathname} is missing; run \`npx napi build --platform --release\` in host/node`,
   )
 }
-const binding = require(file)
+const binding = createRequire(import.meta.url)(url.pathname)
 
-exports.FilterHost = binding.FilterHost
-exports.SharedData = binding.SharedData
+export const FilterHost = binding.FilterHost
+export const SharedData = binding.SharedData
