@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Build the nginx module (nginx/) for Debian's packaged nginx and put it at a fixed
+# path, build/modules/ngx_http_set_backend.so, whatever CARGO_TARGET_DIR is.
+# Prepares the configured nginx tree first (scripts/nginx-build-tree.sh).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/scripts/nginx-build-tree.sh"
+
+export NGINX_BUILD_DIR="$root/build/nginx/objs"
+cd "$root"
+cargo build -j2 --release -p ngx-http-set-backend
+
+target="${CARGO_TARGET_DIR:-$root/target}"
+mkdir -p "$root/build/modules"
+# Copy through a temporary name: a running nginx may have the old file mapped.
+cp "$target/release/libngx_http_set_backend.so" "$root/build/modules/.ngx_http_set_backend.so.tmp"
+mv -f "$root/build/modules/.ngx_http_set_backend.so.tmp" "$root/build/modules/ngx_http_set_backend.so"
+echo "nginx module: $root/build/modules/ngx_http_set_backend.so"
