@@ -11,35 +11,25 @@ export class HeaderPair {
 /** Serializes pairs; keys and values are encoded as UTF-8. */
 export function serializeHeaders(pairs: Array<HeaderPair>): ArrayBuffer {
   const n = pairs.length;
-  const keys = new Array<ArrayBuffer>(n);
-  const values = new Array<ArrayBuffer>(n);
   let size = 4 + 8 * n;
   for (let i = 0; i < n; i++) {
-    const k = String.UTF8.encode(pairs[i].key);
-    const v = String.UTF8.encode(pairs[i].value);
-    keys[i] = k;
-    values[i] = v;
-    size += k.byteLength + 1 + v.byteLength + 1;
+    size += String.UTF8.byteLength(pairs[i].key, true) + String.UTF8.byteLength(pairs[i].value, true);
   }
   const out = new ArrayBuffer(size);
   const base = changetype<usize>(out);
   store<u32>(base, <u32>n);
-  let sizes = base + 4;
   let data = base + 4 + 8 * <usize>n;
   for (let i = 0; i < n; i++) {
-    const k = keys[i];
-    const v = values[i];
-    store<u32>(sizes, <u32>k.byteLength);
-    store<u32>(sizes + 4, <u32>v.byteLength);
-    sizes += 8;
-    memory.copy(data, changetype<usize>(k), <usize>k.byteLength);
-    data += <usize>k.byteLength;
-    store<u8>(data, 0);
-    data += 1;
-    memory.copy(data, changetype<usize>(v), <usize>v.byteLength);
-    data += <usize>v.byteLength;
-    store<u8>(data, 0);
-    data += 1;
+    const k = pairs[i].key;
+    const v = pairs[i].value;
+    const sizes = base + 4 + 8 * <usize>i;
+    // encodeUnsafe with nullTerminated writes the NUL and counts it.
+    const kLen = String.UTF8.encodeUnsafe(changetype<usize>(k), k.length, data, true);
+    store<u32>(sizes, <u32>(kLen - 1));
+    data += kLen;
+    const vLen = String.UTF8.encodeUnsafe(changetype<usize>(v), v.length, data, true);
+    store<u32>(sizes, <u32>(vLen - 1), 4);
+    data += vLen;
   }
   return out;
 }

@@ -14,11 +14,16 @@ export function logInfo(message: string): void { log(LogLevel.Info, message); }
 export function logWarn(message: string): void { log(LogLevel.Warn, message); }
 export function logError(message: string): void { log(LogLevel.Error, message); }
 
-/** Host time in milliseconds (0 if the host refuses). */
-export function nowMs(): u64 {
+/** Host time in nanoseconds since 1970 (0 if the host refuses). */
+export function nowNs(): u64 {
   store<u64>(RETURN_A, 0);
   if (abi.proxy_get_current_time_nanoseconds(RETURN_A) != Status.Ok) return 0;
-  return load<u64>(RETURN_A) / 1_000_000;
+  return load<u64>(RETURN_A);
+}
+
+/** Host time in milliseconds since 1970 (0 if the host refuses). */
+export function nowMs(): u64 {
+  return nowNs() / 1_000_000;
 }
 
 export function setTickPeriodMs(ms: u32): void {
@@ -29,21 +34,6 @@ export function getBufferBytes(bufferType: u32, start: usize, maxSize: usize): A
   clearReturnSlots();
   if (abi.proxy_get_buffer_bytes(bufferType, start, maxSize, RETURN_A, RETURN_B) != Status.Ok) return null;
   return takeReturnedBuffer();
-}
-
-/** Raw bytes of one header (the Host header may be arbitrary bytes); null if absent. */
-export function getHeaderBytes(mapType: u32, name: string): ArrayBuffer | null {
-  const key = String.UTF8.encode(name);
-  clearReturnSlots();
-  const status = abi.proxy_get_header_map_value(mapType, changetype<usize>(key), <usize>key.byteLength, RETURN_A, RETURN_B);
-  if (status != Status.Ok) return null;
-  return takeReturnedBuffer();
-}
-
-export function getHeader(mapType: u32, name: string): string | null {
-  const bytes = getHeaderBytes(mapType, name);
-  if (bytes === null) return null;
-  return String.UTF8.decode(bytes);
 }
 
 export function sendLocalResponse(statusCode: u32, details: string, body: ArrayBuffer, headers: Array<HeaderPair>): u32 {

@@ -64,7 +64,7 @@ export class ChangeFollower {
     }
     // A poll the host never answered (it must, at its timeout) is forgotten.
     const pollLimit = <u64>this.config.pollWaitMs + <u64>this.config.calloutTimeoutMs * 2 + 1000;
-    if (this.pollToken != 0 && now - this.pollStartedAt > pollLimit) this.pollToken = 0;
+    if (this.pollToken != 0 && now > this.pollStartedAt + pollLimit) this.pollToken = 0;
     if (this.leader && this.pollToken == 0 && now >= this.nextPollAt) this.poll(lease.seq, now);
   }
 

@@ -3,6 +3,7 @@ import * as host from "../abi/host";
 import { MapType } from "../abi/types";
 import { Action } from "../abi/types";
 import { HeaderPair } from "../abi/headers";
+import { returnedPtr, returnedSize } from "../abi/memory";
 import { ResolverConfig } from "./config";
 import { renderPage, BAD_REQUEST_PAGE } from "./pages";
 
@@ -55,16 +56,19 @@ export function deliver(res: Resolution, hostName: string, config: ResolverConfi
   return Action.Pause;
 }
 
+const STATUS_HEADER = String.UTF8.encode(":status");
+
 /** HTTP status of a callout response; 0 when the call failed (no headers). */
 export function calloutStatus(headerCount: u32): u32 {
-  if (headerCount == 0) return 0;
-  const s = host.getHeader(MapType.HttpCallResponseHeaders, ":status");
-  if (s === null || s.length != 3) return 0;
+  if (headerCount == 0 ||
+      !host.getHeaderRaw(MapType.HttpCallResponseHeaders, changetype<usize>(STATUS_HEADER), <usize>STATUS_HEADER.byteLength) ||
+      returnedSize() != 3) return 0;
+  const p = returnedPtr();
   let n: u32 = 0;
-  for (let i = 0; i < 3; i++) {
-    const c = s.charCodeAt(i);
+  for (let i: usize = 0; i < 3; i++) {
+    const c = <u32>load<u8>(p + i);
     if (c < 0x30 || c > 0x39) return 0;
-    n = n * 10 + <u32>(c - 0x30);
+    n = n * 10 + c - 0x30;
   }
   return n;
 }

@@ -30,6 +30,7 @@ class Lookup {
     public cas: u32,
     public previous: CacheEntry | null,
     public startedAt: u64) {}
+  token: u32 = 0;
 }
 
 export class ResolverRoot extends RootContext {
@@ -38,8 +39,9 @@ export class ResolverRoot extends RootContext {
   /** This worker's view of the cache epoch, refreshed every tick. */
   epoch: u32 = 0;
   follower: ChangeFollower | null = null;
+  /** Lookups in flight by host.  Answers find theirs by token with a scan:
+   *  at most max_pending_hosts entries, and one map type less in the binary. */
   lookups: Map<string, Lookup> = new Map();
-  tokens: Map<u32, string> = new Map();
 
   onConfigure(configSize: usize): bool {
     if (configSize > <usize>MAX_CONFIG_BYTES) {
@@ -62,7 +64,7 @@ export class ResolverRoot extends RootContext {
     }
     this.config = parsed.config!;
     const now = host.nowMs();
-    const workerId = allocateWorkerId(<u32>(now & 0xffffffff) ^ (this.id << 16));
+    const workerId = allocateWorkerId(<u32>(host.nowNs() & 0xffffffff));
     if (workerId == 0) {
       log.error("could not allocate a worker id in shared data");
       return false;
@@ -89,14 +91,12 @@ export class ResolverRoot extends RootContext {
    */
   abandonLostLookups(now: u64): void {
     const limit = <u64>this.config.calloutTimeoutMs * 2 + 1000;
-    const tokens = this.tokens.keys();
-    for (let i = 0; i < tokens.length; i++) {
-      const hostName = this.tokens.get(tokens[i]);
-      const lookup = this.lookups.get(hostName);
-      if (now - lookup.startedAt <= limit) continue;
-      this.tokens.delete(tokens[i]);
-      this.lookups.delete(hostName);
-      log.warn("/resolve/" + hostName + " was never answered");
+    const pending = this.lookups.values();
+    for (let i = 0; i < pending.length; i++) {
+      const lookup = pending[i];
+      if (now <= lookup.startedAt + limit) continue; // (a clock stepped back abandons nothing)
+      this.lookups.delete(lookup.host);
+      log.warn("/resolve/" + lookup.host + " was never answered");
       this.release(lookup, this.fallback(lookup.previous, now));
     }
   }
@@ -167,7 +167,7 @@ export class ResolverRoot extends RootContext {
     }
     lookup.waiters.push(contextId);
     this.lookups.set(hostName, lookup);
-    this.tokens.set(token, hostName);
+    lookup.token = token;
     return Action.Pause;
   }
 
@@ -211,12 +211,14 @@ export class ResolverRoot extends RootContext {
       this.epoch = readEpoch(this.epoch, now);
       return;
     }
-    if (!this.tokens.has(token)) return;
-    const hostName = this.tokens.get(token);
-    this.tokens.delete(token);
-    const lookup = this.lookups.get(hostName);
-    this.lookups.delete(hostName);
-    this.release(lookup, this.answer(lookup, calloutStatus(headerCount), bodySize, now));
+    const pending = this.lookups.values();
+    for (let i = 0; i < pending.length; i++) {
+      const lookup = pending[i];
+      if (lookup.token != token) continue;
+      this.lookups.delete(lookup.host);
+      this.release(lookup, this.answer(lookup, calloutStatus(headerCount), bodySize, now));
+      return;
+    }
   }
 
   /** Caches the route API's answer (unless an invalidation got there first) and returns it. */
