@@ -25,7 +25,8 @@ pub struct Slot {
     pub local_response: Option<LocalResponse>,
     /// The filter continued the request (proxy_continue_stream).
     pub continued: bool,
-    /// Http calls this context has in flight.
+    /// Http calls this context dispatched that are still in flight (calls a filter makes
+    /// from its root context on behalf of requests are not counted here).
     pub pending_calls: u32,
     /// The filter trapped while handling this context.
     pub failed: bool,
@@ -37,6 +38,9 @@ pub struct Bridge {
     /// token → context that dispatched it.
     pub calls: HashMap<u32, u32>,
     pub clusters: Vec<Cluster>,
+    /// Contexts the filter continued or answered during the last guest call; their
+    /// requests may be waiting (paused) and must be woken.
+    pub woken: Vec<u32>,
     /// Names of the `set_backend $var` variables: `ngx.<name>` sets the backend too.
     pub backend_vars: Vec<Vec<u8>>,
 }

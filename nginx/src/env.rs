@@ -139,13 +139,17 @@ impl Streams for RequestStreams {
             s.local_response = Some(response);
             Ok(())
         })
-        .unwrap_or(Err(Status::NotFound))
+        .unwrap_or(Err(Status::NotFound))?;
+        bridge::with(|b| b.woken.push(context_id));
+        Ok(())
     }
 
     fn continue_stream(&mut self, context_id: u32, stream: StreamType) -> Result<(), Status> {
         if stream != StreamType::HttpRequest {
             return Err(Status::Unimplemented);
         }
-        bridge::with_slot(context_id, |s| s.continued = true).ok_or(Status::NotFound)
+        bridge::with_slot(context_id, |s| s.continued = true).ok_or(Status::NotFound)?;
+        bridge::with(|b| b.woken.push(context_id));
+        Ok(())
     }
 }

@@ -108,23 +108,48 @@ unsafe fn decide(r: *mut ngx_http_request_t, ctx: &mut RequestCtx, lcf: &LocConf
     unsafe { apply_variables(r, ctx, lcf, &ngx_vars) };
     if failed {
         ctx.done = true;
+        ctx.stop_pause_timer();
         return internal_error(r, "failed while handling this request (see the error above)");
     }
     if let Some(resp) = local {
         ctx.done = true;
+        ctx.stop_pause_timer();
         return unsafe { send_local_response(r, resp) };
     }
     if action == Some(Action::Continue) || continued {
         ctx.done = true;
         ctx.paused = false;
+        ctx.stop_pause_timer();
         return NGX_DECLINED as ngx_int_t;
     }
-    if pending > 0 {
-        ctx.paused = true;
-        return NGX_DONE as ngx_int_t;
+    if ctx.pause_timed_out {
+        ctx.done = true;
+        let limit = Module::main_conf(unsafe { &*r }).map_or(0, |m| m.pause_timeout());
+        return internal_error(r, &format!("did not continue the paused request within {limit}ms ({pending} own calls pending)"));
     }
-    ctx.done = true;
-    internal_error(r, "left the request paused with no http call pending")
+    // Paused: wait for a wake-up (worker::wake) or the pause timer. A request may
+    // wait with no call of its own, e.g. joining another request's lookup.
+    if !ctx.paused {
+        ctx.paused = true;
+        let Some(mcf) = Module::main_conf(unsafe { &*r }) else { return NGX_ERROR as ngx_int_t };
+        ctx.pause_timer.handler = Some(on_pause_timeout);
+        ctx.pause_timer.data = r.cast();
+        ctx.pause_timer.log = unsafe { (*(*r).connection).log };
+        unsafe { ngx::ffi::ngx_add_timer(&mut ctx.pause_timer, mcf.pause_timeout()) };
+    }
+    NGX_DONE as ngx_int_t
+}
+
+unsafe extern "C" fn on_pause_timeout(ev: *mut ngx::ffi::ngx_event_t) {
+    let r = unsafe { (*ev).data as *mut ngx_http_request_t };
+    if let Some(ctx) = unsafe { request_ctx::get(r) } {
+        ctx.pause_timed_out = true;
+    }
+    unsafe {
+        let c = (*r).connection;
+        ngx::ffi::ngx_http_core_run_phases(r);
+        ngx::ffi::ngx_http_run_posted_requests(c);
+    }
 }
 
 /// Writes the backend into `$var` of this location, and other `ngx.<name>` properties

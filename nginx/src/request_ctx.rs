@@ -1,18 +1,53 @@
 //! What the module keeps per request: the backend the filter chose, and where the
 //! filter run stands. Lives in the request pool; dropped with the request.
 
-use ngx::ffi::{ngx_http_request_t, ngx_module_t};
+use ngx::ffi::{ngx_del_timer, ngx_delete_posted_event, ngx_event_t, ngx_http_request_t, ngx_module_t};
 
-#[derive(Default)]
 pub struct RequestCtx {
     /// The filter's HTTP context for this request.
     pub context_id: Option<u32>,
     /// The backend the filter left (property `backend`, or the `ngx.<var>` of `set_backend $var`).
     pub backend: Option<Vec<u8>>,
-    /// The filter is suspended (Pause); the request waits for an http call to resume it.
+    /// The filter paused the request; an event will run the phases again.
     pub paused: bool,
     /// The filter run is over (continued, answered locally or failed).
     pub done: bool,
+    /// Bounds a pause: a filter that never continues costs the request, not a hang.
+    pub pause_timer: ngx_event_t,
+    pub pause_timed_out: bool,
+}
+
+impl Default for RequestCtx {
+    fn default() -> Self {
+        Self {
+            context_id: None,
+            backend: None,
+            paused: false,
+            done: false,
+            pause_timer: unsafe { core::mem::zeroed() },
+            pause_timed_out: false,
+        }
+    }
+}
+
+impl RequestCtx {
+    pub fn stop_pause_timer(&mut self) {
+        unsafe {
+            if self.pause_timer.timer_set() != 0 {
+                ngx_del_timer(&mut self.pause_timer);
+            }
+            if self.pause_timer.posted() != 0 {
+                ngx_delete_posted_event(&mut self.pause_timer);
+            }
+        }
+    }
+}
+
+impl Drop for RequestCtx {
+    fn drop(&mut self) {
+        // The pool goes with the request: a timer left armed would fire into freed memory.
+        self.stop_pause_timer();
+    }
 }
 
 fn module() -> &'static ngx_module_t {

@@ -136,9 +136,28 @@ pub fn create_context(r: *mut ngx::ffi::ngx_http_request_t) -> Result<u32, Strin
 }
 
 pub fn on_request_headers(id: u32, headers: HeaderMap, end_of_stream: bool) -> Result<Action, String> {
-    with_host(|h| h.on_request_headers(id, headers, end_of_stream))
-        .ok_or("filter host busy")?
-        .map_err(|e| e.to_string())
+    let result = with_host(|h| h.on_request_headers(id, headers, end_of_stream)).ok_or("filter host busy")?;
+    after_guest_call(result.as_ref().err());
+    result.map_err(|e| e.to_string())
+}
+
+/// After every guest call: a trap discarded the instance and with it every HTTP
+/// context, so no paused request can be continued any more — fail them all; then
+/// wake the requests the filter continued or answered (possibly from another
+/// context, e.g. the root context answering requests that wait for one lookup).
+fn after_guest_call(error: Option<&HostError>) {
+    if error.is_some_and(|e| e.is_trap()) {
+        bridge::with(|b| {
+            for (id, slot) in b.slots.iter_mut() {
+                slot.failed = true;
+                b.woken.push(*id);
+            }
+        });
+    }
+    let woken = bridge::with(|b| std::mem::take(&mut b.woken));
+    for id in woken {
+        wake(id);
+    }
 }
 
 /// The request is over (its pool is being destroyed): end the context.
@@ -162,23 +181,17 @@ pub fn deliver_http_call_response(token: u32, response: Option<HttpCallResponse>
     let result = with_host(|h| h.deliver_http_call_response(token, response));
     if let Some(Err(e)) = &result {
         ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\": {}", filter_name(), e);
-        if let Some(c) = context {
+        if let Some(c) = context.filter(|c| *c != ROOT_CONTEXT) {
             bridge::with_slot(c, |s| s.failed = true);
+            bridge::with(|b| b.woken.push(c));
         }
     }
-    if let Some(c) = context.filter(|c| *c != ROOT_CONTEXT) {
-        wake(c);
-    }
+    after_guest_call(result.as_ref().and_then(|r| r.as_ref().err()));
 }
 
-/// Posts the request of context `id` to run its phases again, once the filter has
-/// decided (continued, answered, failed) or can no longer decide (nothing pending).
+/// Posts the request of context `id` to run its phases again, if it waits.
 fn wake(id: u32) {
-    let request = bridge::with_slot(id, |s| {
-        let decided = s.continued || s.local_response.is_some() || s.failed || s.pending_calls == 0;
-        s.request.filter(|_| decided)
-    })
-    .flatten();
+    let request = bridge::with_slot(id, |s| s.request).flatten();
     let Some(r) = request else { return };
     let paused = unsafe { request_ctx::get(r) }.is_some_and(|c| c.paused);
     if paused {
@@ -216,9 +229,11 @@ unsafe extern "C" fn on_tick(_ev: *mut ngx_event_t) {
         return;
     }
     let period = with_host(|h| {
-        if let Err(e) = h.on_tick() {
+        let result = h.on_tick();
+        if let Err(e) = &result {
             ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\" tick: {}", filter_name(), e);
         }
+        after_guest_call(result.as_ref().err());
         // After a trap the instance is gone until the next call: keep ticking with the
         // last period so that the next tick starts a fresh one.
         h.tick_period().or_else(|| (!h.is_running()).then(last_tick_period).flatten())

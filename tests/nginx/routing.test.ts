@@ -28,6 +28,7 @@ test.before(async () => {
       `set_backend_filter ${filter};
        set_backend_filter_config '{"tick":true}';
        set_backend_filter_timeout 20ms;
+       set_backend_pause_timeout 300ms;
        set_backend_shared_zone test_shared 1m;
        set_backend_cluster api unix:${api.socket};
        upstream routed { set_backend_balancer; keepalive 8; }
@@ -119,6 +120,13 @@ test.serial("a looping filter is stopped by the deadline with a 500", async (t) 
   t.is(r.status, 500);
   t.regex(nginx.errorLog(), /deadline exceeded/);
   t.is((await get(port, "/after-loop", target())).status, 200);
+});
+
+test.serial("a request the filter pauses and never continues ends with a 500", async (t) => {
+  const r = await get(port, "/", { "x-pause": "1" });
+  t.is(r.status, 500);
+  t.regex(nginx.errorLog(), /did not continue the paused request within 300ms/);
+  t.is((await get(port, "/after-pause", target())).status, 200);
 });
 
 test.serial("shared data written by one worker is read by both workers", async (t) => {

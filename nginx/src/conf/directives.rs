@@ -24,11 +24,12 @@ const MIN_ZONE_SIZE: usize = 32 * 1024;
 
 const MAIN: ngx_uint_t = NGX_HTTP_MAIN_CONF as ngx_uint_t;
 
-pub static mut COMMANDS: [ngx_command_t; 9] = [
+pub static mut COMMANDS: [ngx_command_t; 10] = [
     command(ngx_string!("set_backend_filter"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_filter, NGX_HTTP_MAIN_CONF_OFFSET),
     command(ngx_string!("set_backend_filter_config"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_filter_config, NGX_HTTP_MAIN_CONF_OFFSET),
     command(ngx_string!("set_backend_filter_config_file"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_filter_config_file, NGX_HTTP_MAIN_CONF_OFFSET),
     command(ngx_string!("set_backend_filter_timeout"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_filter_timeout, NGX_HTTP_MAIN_CONF_OFFSET),
+    command(ngx_string!("set_backend_pause_timeout"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_pause_timeout, NGX_HTTP_MAIN_CONF_OFFSET),
     command(ngx_string!("set_backend_shared_zone"), MAIN | NGX_CONF_TAKE2 as ngx_uint_t, set_shared_zone, NGX_HTTP_MAIN_CONF_OFFSET),
     command(ngx_string!("set_backend_cluster"), MAIN | NGX_CONF_TAKE2 as ngx_uint_t, set_cluster, NGX_HTTP_MAIN_CONF_OFFSET),
     command(
@@ -143,18 +144,41 @@ extern "C" fn set_filter_config_file(cf: *mut ngx_conf_t, _cmd: *mut ngx_command
     }
 }
 
-extern "C" fn set_filter_timeout(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
-    let mcf = unsafe { main_conf(conf) };
-    if mcf.filter_timeout.is_some() {
-        return fail(cf, "is duplicate");
+/// A positive duration argument (`10ms`, `1s`); logs and returns None when invalid.
+fn parse_time(cf: *mut ngx_conf_t, slot: &Option<ngx_msec_t>) -> Option<ngx_msec_t> {
+    if slot.is_some() {
+        fail(cf, "is duplicate");
+        return None;
     }
     let value: &mut [ngx_str_t] = unsafe { (*(*cf).args).as_slice_mut() };
     let ms = unsafe { ngx_parse_time(&mut value[1], 0) };
     if ms <= 0 {
-        return fail(cf, &format!("invalid time \"{}\" (e.g. 10ms, 1s; must be > 0)", value[1]));
+        fail(cf, &format!("invalid time \"{}\" (e.g. 10ms, 1s; must be > 0)", value[1]));
+        return None;
     }
-    mcf.filter_timeout = Some(ms as ngx_msec_t);
-    NGX_CONF_OK
+    Some(ms as ngx_msec_t)
+}
+
+extern "C" fn set_filter_timeout(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    let mcf = unsafe { main_conf(conf) };
+    match parse_time(cf, &mcf.filter_timeout) {
+        Some(ms) => {
+            mcf.filter_timeout = Some(ms);
+            NGX_CONF_OK
+        }
+        None => NGX_CONF_ERROR,
+    }
+}
+
+extern "C" fn set_pause_timeout(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+    let mcf = unsafe { main_conf(conf) };
+    match parse_time(cf, &mcf.pause_timeout) {
+        Some(ms) => {
+            mcf.pause_timeout = Some(ms);
+            NGX_CONF_OK
+        }
+        None => NGX_CONF_ERROR,
+    }
 }
 
 extern "C" fn set_shared_zone(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {

@@ -14,6 +14,9 @@ pub use cluster::Cluster;
 /// cold instance, short enough that a looping filter costs one request, not a worker.
 pub const DEFAULT_FILTER_TIMEOUT_MS: ngx_msec_t = 10;
 
+/// Default bound on a pause: above the longest http call a filter can make (60 s).
+pub const DEFAULT_PAUSE_TIMEOUT_MS: ngx_msec_t = 65_000;
+
 /// http{} level: everything the filter needs, shared by all servers and locations.
 pub struct MainConf {
     /// Absolute path of the filter, for messages.
@@ -25,12 +28,20 @@ pub struct MainConf {
     pub filter_config: Option<Vec<u8>>,
     /// None until set or defaulted in init_main_conf.
     pub filter_timeout: Option<ngx_msec_t>,
+    /// Longest a request may stay paused (`set_backend_pause_timeout`).
+    pub pause_timeout: Option<ngx_msec_t>,
     pub shm_zone: *mut ngx_shm_zone_t,
     pub clusters: Vec<Cluster>,
     /// Names of the `set_backend $name` variables: a filter's `ngx.<name>` property is the backend.
     pub backend_vars: Vec<Vec<u8>>,
     /// Set when some location uses `set_backend`, so that a missing filter is reported.
     pub used: bool,
+}
+
+impl MainConf {
+    pub fn pause_timeout(&self) -> ngx_msec_t {
+        self.pause_timeout.unwrap_or(DEFAULT_PAUSE_TIMEOUT_MS)
+    }
 }
 
 impl Default for MainConf {
@@ -40,6 +51,7 @@ impl Default for MainConf {
             filter_bytes: Vec::new(),
             filter_config: None,
             filter_timeout: None,
+            pause_timeout: None,
             shm_zone: ptr::null_mut(),
             clusters: Vec::new(),
             backend_vars: Vec::new(),
