@@ -21,7 +21,7 @@ function hostOfKey(keyPtr: usize, keySize: usize): string {
 }
 
 /** One /resolve callout and the requests waiting for it (all on this worker). */
-class Lookup {
+export class Lookup {
   waiters: Array<u32> = [];
   constructor(
     public host: string,
@@ -120,7 +120,7 @@ export class ResolverRoot extends RootContext {
    * "sb:h:<normalized host>" at keyPtr.  A fresh entry is served in place:
    * one shared-data read and one property set, no allocation.
    */
-  resolveKey(contextId: u32, keyPtr: usize, keySize: usize): u32 {
+  resolveKey(request: ResolverRequest, keyPtr: usize, keySize: usize): u32 {
     const now = host.nowMs();
     let stored: StoredEntry | null = null;
     if (host.getSharedRaw(keyPtr, keySize)) {
@@ -137,15 +137,15 @@ export class ResolverRoot extends RootContext {
       }
       stored = new StoredEntry(decodeEntryAt(vptr, vsize), host.returnedCas());
     }
-    return this.miss(contextId, hostOfKey(keyPtr, keySize), stored, now);
+    return this.miss(request, hostOfKey(keyPtr, keySize), stored, now);
   }
 
   /** No fresh entry: join this worker's lookup for the host, or start one. */
-  miss(contextId: u32, hostName: string, stored: StoredEntry | null, now: u64): u32 {
+  miss(request: ResolverRequest, hostName: string, stored: StoredEntry | null, now: u64): u32 {
     const key = hostKey(hostName);
     const entry = stored !== null ? stored.entry : null;
     if (this.lookups.has(hostName)) {
-      this.lookups.get(hostName).waiters.push(contextId);
+      request.wait(this.lookups.get(hostName));
       return Action.Pause;
     }
     if (<u32>this.lookups.size >= this.config.maxPendingHosts) {
@@ -158,14 +158,14 @@ export class ResolverRoot extends RootContext {
     // every request that joined the lookup.
     host.setEffectiveContext(this.id);
     const token = this.callResolve(hostName);
-    host.setEffectiveContext(contextId);
+    host.setEffectiveContext(request.id);
     if (token == 0) {
       // Refused locally (unknown cluster, host's call limit): nothing about the
       // host is learnt, so nothing is cached.
       log.warn("cannot call cluster \"" + this.config.resolverCluster + "\" for " + hostName);
       return deliver(this.fallback(entry, now), hostName, this.config, false);
     }
-    lookup.waiters.push(contextId);
+    request.wait(lookup);
     this.lookups.set(hostName, lookup);
     lookup.token = token;
     return Action.Pause;
