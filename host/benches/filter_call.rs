@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use proxy_wasm_host::{
-    Environment, FilterHost, FilterModule, FilterOptions, HeaderMap, HttpCallRequest, HttpCallResponse, HttpCalls,
-    LocalResponse, MemorySharedData, NullLogger, Properties, Runtime, RuntimeConfig, SharedData, Status, StreamType,
-    Streams, SystemClock,
+    Environment, FilterHost, FilterModule, FilterOptions, HeaderMap, HttpCallRequest,
+    HttpCallResponse, HttpCalls, LocalResponse, MemorySharedData, NullLogger, Properties, Runtime,
+    RuntimeConfig, SharedData, Status, StreamType, Streams, SystemClock,
 };
 
 const HIT_WAT: &str = r#"(module
@@ -98,9 +98,17 @@ fn start(rt: &Runtime, module: &FilterModule, shared: Arc<dyn SharedData>, confi
         http_calls: Box::new(Calls(calls.clone())),
         streams: Box::new(NoStreams),
     };
-    let options = FilterOptions { plugin_config: config.as_bytes().to_vec(), plugin_name: "bench".into(), ..Default::default() };
+    let options = FilterOptions {
+        plugin_config: config.as_bytes().to_vec(),
+        plugin_name: "bench".into(),
+        ..Default::default()
+    };
     let host = FilterHost::new(rt, module, env, options).expect("filter starts");
-    Bench { host, backend, calls }
+    Bench {
+        host,
+        backend,
+        calls,
+    }
 }
 
 fn headers(host: &str) -> HeaderMap {
@@ -124,7 +132,11 @@ fn stats(mut samples: Vec<u64>) -> Stats {
     samples.sort_unstable();
     let mean = samples.iter().sum::<u64>() as f64 / samples.len() as f64;
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize] as f64;
-    Stats { mean, p50: at(0.5), p99: at(0.99) }
+    Stats {
+        mean,
+        p50: at(0.5),
+        p99: at(0.99),
+    }
 }
 
 /// Times `on_request_headers` alone and the whole request (create, headers, finish).
@@ -160,13 +172,18 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let n: usize = std::env::var("BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let n: usize = std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
     let rt = Runtime::new(RuntimeConfig::default()).unwrap();
     let mut rows: Vec<(String, String, String)> = Vec::new();
 
-    let mut filters: Vec<(&str, Vec<u8>, &str)> = vec![("WAT hit-path filter", HIT_WAT.as_bytes().to_vec(), "")];
-    let resolver_path = std::env::var("BENCH_RESOLVER")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../build/resolver.wasm").to_owned());
+    let mut filters: Vec<(&str, Vec<u8>, &str)> =
+        vec![("WAT hit-path filter", HIT_WAT.as_bytes().to_vec(), "")];
+    let resolver_path = std::env::var("BENCH_RESOLVER").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../build/resolver.wasm").to_owned()
+    });
     match std::fs::read(&resolver_path) {
         Ok(bytes) => filters.push(("resolver (build/resolver.wasm)", bytes, "{}")),
         Err(e) => eprintln!("skipping the resolver: {resolver_path}: {e}"),
@@ -174,7 +191,15 @@ fn main() {
 
     for (name, wasm, config) in &filters {
         // Start-up: compile, precompile → deserialize, instantiate + root start-up.
-        let compile = median((0..3).map(|_| { let t = Instant::now(); rt.compile(wasm).unwrap(); t.elapsed() }).collect());
+        let compile = median(
+            (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    rt.compile(wasm).unwrap();
+                    t.elapsed()
+                })
+                .collect(),
+        );
         let artifact = rt.precompile(wasm).unwrap();
         let deserialize = median(
             (0..20)
@@ -196,9 +221,21 @@ fn main() {
                 })
                 .collect(),
         );
-        rows.push((format!("{name}: compile from wasm ({} KiB)", wasm.len() / 1024), ms(compile), String::new()));
-        rows.push((format!("{name}: load precompiled module"), ms(deserialize), String::new()));
-        rows.push((format!("{name}: instantiate + start (on_vm_start, on_configure)"), ms(instantiate), String::new()));
+        rows.push((
+            format!("{name}: compile from wasm ({} KiB)", wasm.len() / 1024),
+            ms(compile),
+            String::new(),
+        ));
+        rows.push((
+            format!("{name}: load precompiled module"),
+            ms(deserialize),
+            String::new(),
+        ));
+        rows.push((
+            format!("{name}: instantiate + start (on_vm_start, on_configure)"),
+            ms(instantiate),
+            String::new(),
+        ));
         rows.push((
             format!("{name}: worker start from precompiled (load + instantiate + start)"),
             ms(deserialize + instantiate),
@@ -215,20 +252,39 @@ fn main() {
             // One miss: answer its /resolve call, which fills the shared cache.
             let id = b.host.create_http_context().unwrap();
             b.host.on_request_headers(id, headers(host), true).unwrap();
-            let (token, _) = b.calls.lock().unwrap().pop().expect("a miss makes an http call");
-            let body = format!(r#"{{"host":"{host}","backend":"10.0.0.7:3000","match":"exact","pattern":"{host}"}}"#);
+            let (token, _) = b
+                .calls
+                .lock()
+                .unwrap()
+                .pop()
+                .expect("a miss makes an http call");
+            let body = format!(
+                r#"{{"host":"{host}","backend":"10.0.0.7:3000","match":"exact","pattern":"{host}"}}"#
+            );
             let resp = HttpCallResponse {
-                headers: HeaderMap::from_pairs([(":status", "200"), ("content-type", "application/json")]),
+                headers: HeaderMap::from_pairs([
+                    (":status", "200"),
+                    ("content-type", "application/json"),
+                ]),
                 body: body.into_bytes(),
                 trailers: HeaderMap::new(),
             };
-            b.host.deliver_http_call_response(token, Some(resp)).unwrap();
+            b.host
+                .deliver_http_call_response(token, Some(resp))
+                .unwrap();
             b.host.finish_request(id).unwrap();
         }
         b.backend.lock().unwrap().clear();
         let (call, cycle) = hit_path(&mut b, host, n);
-        assert_eq!(&*b.backend.lock().unwrap(), b"10.0.0.7:3000", "{name}: every measured request is a hit");
-        assert!(b.calls.lock().unwrap().is_empty(), "{name}: no http call on the hit path");
+        assert_eq!(
+            &*b.backend.lock().unwrap(),
+            b"10.0.0.7:3000",
+            "{name}: every measured request is a hit"
+        );
+        assert!(
+            b.calls.lock().unwrap().is_empty(),
+            "{name}: no http call on the hit path"
+        );
         rows.push((
             format!("{name}: cache-hit on_request_headers, mean / p50 / p99"),
             format!("{:.0} / {:.0} / {:.0} ns", call.mean, call.p50, call.p99),
@@ -246,5 +302,8 @@ fn main() {
     for (what, value, target) in rows {
         println!("| {what} | {value} | {target} |");
     }
-    println!("\n{n} timed calls per filter after {} warm-up calls.", n / 10);
+    println!(
+        "\n{n} timed calls per filter after {} warm-up calls.",
+        n / 10
+    );
 }

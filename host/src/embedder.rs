@@ -17,7 +17,10 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_nanos(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
     }
 }
 
@@ -46,7 +49,8 @@ impl Logger for NullLogger {
 pub trait Properties: Send {
     fn get_property(&mut self, context_id: u32, path: &[&[u8]]) -> Option<Vec<u8>>;
     /// `Err(Status::NotFound)` for paths the embedder does not accept.
-    fn set_property(&mut self, context_id: u32, path: &[&[u8]], value: &[u8]) -> Result<(), Status>;
+    fn set_property(&mut self, context_id: u32, path: &[&[u8]], value: &[u8])
+    -> Result<(), Status>;
 }
 
 /// Why a shared-data write was refused.
@@ -93,7 +97,12 @@ pub struct HttpCallResponse {
 pub trait HttpCalls: Send {
     /// `Err(Status::BadArgument)` for an unknown upstream, `Err(Status::InternalFailure)`
     /// when the call cannot be started.
-    fn dispatch(&mut self, context_id: u32, token: u32, request: HttpCallRequest) -> Result<(), Status>;
+    fn dispatch(
+        &mut self,
+        context_id: u32,
+        token: u32,
+        request: HttpCallRequest,
+    ) -> Result<(), Status>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +116,11 @@ pub struct LocalResponse {
 
 /// The local-response sink plus the other stream controls a filter has.
 pub trait Streams: Send {
-    fn send_local_response(&mut self, context_id: u32, response: LocalResponse) -> Result<(), Status>;
+    fn send_local_response(
+        &mut self,
+        context_id: u32,
+        response: LocalResponse,
+    ) -> Result<(), Status>;
     /// A paused stream resumes (e.g. after an http call answered).
     fn continue_stream(&mut self, context_id: u32, stream: StreamType) -> Result<(), Status>;
 }

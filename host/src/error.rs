@@ -21,9 +21,7 @@ pub enum HostError {
     #[error("precompiled filter cannot be loaded: {0}")]
     Deserialize(String),
 
-    #[error(
-        "filter uses proxy-wasm ABI {found}; this host runs only proxy_abi_version_0_2_1"
-    )]
+    #[error("filter uses proxy-wasm ABI {found}; this host runs only proxy_abi_version_0_2_1")]
     UnsupportedAbi { found: String },
 
     #[error("filter does not satisfy the proxy-wasm ABI: {0}")]

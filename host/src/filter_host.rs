@@ -46,7 +46,12 @@ pub struct FilterHost {
 impl FilterHost {
     /// Instantiates `module` and runs the root context's start-up:
     /// on_context_create, on_vm_start, on_configure.
-    pub fn new(runtime: &Runtime, module: &FilterModule, env: Environment, options: FilterOptions) -> Result<Self> {
+    pub fn new(
+        runtime: &Runtime,
+        module: &FilterModule,
+        env: Environment,
+        options: FilterOptions,
+    ) -> Result<Self> {
         let mut linker = Linker::new(runtime.engine());
         hostcalls::link(&mut linker).map_err(|e| HostError::Runtime(format!("{e:#}")))?;
         let pre = linker
@@ -81,13 +86,14 @@ impl FilterHost {
             state.call_response = None;
             state.done_queue.clear();
             state.tick_period_ms = 0;
-            let mut inst = match Instance::new(&self.pre, state, &self.options.limits, self.deadline_ticks) {
-                Ok(i) => i,
-                Err((e, state)) => {
-                    self.spare = Some(state);
-                    return Err(e);
-                }
-            };
+            let mut inst =
+                match Instance::new(&self.pre, state, &self.options.limits, self.deadline_ticks) {
+                    Ok(i) => i,
+                    Err((e, state)) => {
+                        self.spare = Some(state);
+                        return Err(e);
+                    }
+                };
             match Self::start_root(&mut inst, &self.options) {
                 Ok(()) => self.instance = Some(inst),
                 Err(e) => {
@@ -105,14 +111,26 @@ impl FilterHost {
             inst.call("proxy_on_context_create", &f, (root, 0))?;
         }
         if let Some(f) = inst.callbacks.on_vm_start.clone()
-            && inst.call("proxy_on_vm_start", &f, (root, options.vm_config.len() as i32))? == 0
+            && inst.call(
+                "proxy_on_vm_start",
+                &f,
+                (root, options.vm_config.len() as i32),
+            )? == 0
         {
-            return Err(HostError::StartRefused { callback: "proxy_on_vm_start" });
+            return Err(HostError::StartRefused {
+                callback: "proxy_on_vm_start",
+            });
         }
         if let Some(f) = inst.callbacks.on_configure.clone()
-            && inst.call("proxy_on_configure", &f, (root, options.plugin_config.len() as i32))? == 0
+            && inst.call(
+                "proxy_on_configure",
+                &f,
+                (root, options.plugin_config.len() as i32),
+            )? == 0
         {
-            return Err(HostError::StartRefused { callback: "proxy_on_configure" });
+            return Err(HostError::StartRefused {
+                callback: "proxy_on_configure",
+            });
         }
         Ok(())
     }
@@ -161,7 +179,10 @@ impl FilterHost {
         loop {
             self.next_context = self.next_context.wrapping_add(1);
             let id = self.next_context;
-            let in_use = self.instance.as_ref().is_some_and(|i| i.state().context_exists(id));
+            let in_use = self
+                .instance
+                .as_ref()
+                .is_some_and(|i| i.state().context_exists(id));
             if id > ROOT_CONTEXT && !in_use {
                 return id;
             }
@@ -173,10 +194,16 @@ impl FilterHost {
         self.instance()?;
         let id = self.allocate_context();
         self.with_instance(|inst| {
-            inst.state_mut().http_contexts.insert(id, HttpContext::default());
+            inst.state_mut()
+                .http_contexts
+                .insert(id, HttpContext::default());
             inst.state_mut().active_context = id;
             if let Some(f) = inst.callbacks.on_context_create.clone() {
-                inst.call("proxy_on_context_create", &f, (id as i32, ROOT_CONTEXT as i32))?;
+                inst.call(
+                    "proxy_on_context_create",
+                    &f,
+                    (id as i32, ROOT_CONTEXT as i32),
+                )?;
             }
             Ok(id)
         })
@@ -184,9 +211,18 @@ impl FilterHost {
 
     /// Hands the request headers to the context and calls `proxy_on_request_headers`.
     /// `:authority` should be the client's Host as received.
-    pub fn on_request_headers(&mut self, context_id: u32, headers: HeaderMap, end_of_stream: bool) -> Result<Action> {
+    pub fn on_request_headers(
+        &mut self,
+        context_id: u32,
+        headers: HeaderMap,
+        end_of_stream: bool,
+    ) -> Result<Action> {
         self.with_instance(|inst| {
-            let ctx = inst.state_mut().http_contexts.get_mut(&context_id).ok_or(HostError::UnknownContext(context_id))?;
+            let ctx = inst
+                .state_mut()
+                .http_contexts
+                .get_mut(&context_id)
+                .ok_or(HostError::UnknownContext(context_id))?;
             let count = headers.len() as i32;
             ctx.request_headers = headers;
             inst.state_mut().active_context = context_id;
@@ -203,15 +239,26 @@ impl FilterHost {
 
     /// The request headers of a context as the filter left them.
     pub fn request_headers(&self, context_id: u32) -> Option<&HeaderMap> {
-        self.instance.as_ref()?.state().http_contexts.get(&context_id).map(|c| &c.request_headers)
+        self.instance
+            .as_ref()?
+            .state()
+            .http_contexts
+            .get(&context_id)
+            .map(|c| &c.request_headers)
     }
 
     /// Delivers the answer to http call `token` (`None`: the call failed, the guest
     /// sees zero headers and an empty body) through `proxy_on_http_call_response`.
     /// Returns the id of the context that made the call, or `None` when that
     /// context is gone (finished, or lost with a trapped instance).
-    pub fn deliver_http_call_response(&mut self, token: u32, response: Option<HttpCallResponse>) -> Result<Option<u32>> {
-        let Some(inst) = self.instance.as_mut() else { return Ok(None) };
+    pub fn deliver_http_call_response(
+        &mut self,
+        token: u32,
+        response: Option<HttpCallResponse>,
+    ) -> Result<Option<u32>> {
+        let Some(inst) = self.instance.as_mut() else {
+            return Ok(None);
+        };
         let Some(context_id) = inst.state_mut().pending_calls.remove(&token) else {
             return Err(HostError::UnknownHttpCall(token));
         };
@@ -220,7 +267,11 @@ impl FilterHost {
         }
         let response = response.unwrap_or_default();
         self.with_instance(|inst| {
-            let (headers, body, trailers) = (response.headers.len(), response.body.len(), response.trailers.len());
+            let (headers, body, trailers) = (
+                response.headers.len(),
+                response.body.len(),
+                response.trailers.len(),
+            );
             let state = inst.state_mut();
             state.call_response = Some(response);
             state.active_context = context_id;
@@ -228,7 +279,13 @@ impl FilterHost {
                 Some(f) => inst.call(
                     "proxy_on_http_call_response",
                     &f,
-                    (context_id as i32, token as i32, headers as i32, body as i32, trailers as i32),
+                    (
+                        context_id as i32,
+                        token as i32,
+                        headers as i32,
+                        body as i32,
+                        trailers as i32,
+                    ),
                 ),
                 None => Ok(()),
             };
@@ -280,7 +337,9 @@ impl FilterHost {
     }
 
     pub fn metrics(&self) -> Vec<Metric> {
-        self.state().map(|s| s.metrics.all().to_vec()).unwrap_or_default()
+        self.state()
+            .map(|s| s.metrics.all().to_vec())
+            .unwrap_or_default()
     }
 
     /// Number of traps so far (each one replaced the instance).
@@ -295,7 +354,10 @@ impl FilterHost {
 
     /// Context ids currently alive (root excluded).
     pub fn http_context_ids(&self) -> Vec<u32> {
-        self.instance.as_ref().map(|i| i.state().http_contexts.keys().copied().collect()).unwrap_or_default()
+        self.instance
+            .as_ref()
+            .map(|i| i.state().http_contexts.keys().copied().collect())
+            .unwrap_or_default()
     }
 
     fn state(&self) -> Option<&HostState> {

@@ -77,10 +77,19 @@ pub fn write_u64(caller: &mut Caller<'_, HostState>, ptr: i32, v: u64) -> HcResu
 /// Hands `bytes` to the guest: allocates with the guest's allocator, copies, then
 /// stores pointer and size at `ret_ptr` / `ret_len`. Zero bytes yield pointer 0
 /// and size 0 without calling the allocator.
-pub fn return_bytes(caller: &mut Caller<'_, HostState>, bytes: &[u8], ret_ptr: i32, ret_len: i32) -> HcResult {
+pub fn return_bytes(
+    caller: &mut Caller<'_, HostState>,
+    bytes: &[u8],
+    ret_ptr: i32,
+    ret_len: i32,
+) -> HcResult {
     check(caller, ret_ptr, 4)?;
     check(caller, ret_len, 4)?;
-    let ptr = if bytes.is_empty() { 0 } else { allocate(caller, bytes.len())? };
+    let ptr = if bytes.is_empty() {
+        0
+    } else {
+        allocate(caller, bytes.len())?
+    };
     if !bytes.is_empty() {
         write(caller, ptr, bytes)?;
     }
@@ -90,7 +99,11 @@ pub fn return_bytes(caller: &mut Caller<'_, HostState>, bytes: &[u8], ret_ptr: i
 
 fn allocate(caller: &mut Caller<'_, HostState>, size: usize) -> HcResult<i32> {
     let size = i32::try_from(size).map_err(|_| Status::InvalidMemoryAccess)?;
-    let alloc = caller.data().allocator.clone().ok_or(Status::InvalidMemoryAccess)?;
+    let alloc = caller
+        .data()
+        .allocator
+        .clone()
+        .ok_or(Status::InvalidMemoryAccess)?;
     let ptr = alloc.call(&mut *caller, size).map_err(Fail::Trap)?;
     if ptr == 0 {
         // The guest is out of memory: report it like any unusable pointer.

@@ -16,7 +16,9 @@ impl HeaderMap {
         Self::default()
     }
 
-    pub fn from_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
             pairs: pairs
                 .into_iter()
@@ -40,7 +42,10 @@ impl HeaderMap {
     /// First value of `key`. (Repeated fields are not joined: proxy-wasm SDKs
     /// read repeated fields through the pairs call.)
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_slice())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_slice())
     }
 
     pub fn add(&mut self, key: &[u8], value: &[u8]) {
@@ -49,7 +54,11 @@ impl HeaderMap {
 
     /// Sets `key` to a single `value`, keeping the position of its first occurrence.
     pub fn replace(&mut self, key: &[u8], value: &[u8]) {
-        match self.pairs.iter().position(|(k, _)| k.eq_ignore_ascii_case(key)) {
+        match self
+            .pairs
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(key))
+        {
             Some(i) => {
                 self.pairs[i].1 = value.to_vec();
                 let mut j = i + 1;
@@ -74,7 +83,11 @@ impl HeaderMap {
         if self.pairs.is_empty() {
             return 0;
         }
-        4 + self.pairs.iter().map(|(k, v)| 8 + k.len() + 1 + v.len() + 1).sum::<usize>()
+        4 + self
+            .pairs
+            .iter()
+            .map(|(k, v)| 8 + k.len() + 1 + v.len() + 1)
+            .sum::<usize>()
     }
 
     pub fn serialize(&self) -> Vec<u8> {
@@ -150,7 +163,10 @@ mod tests {
         let bytes = map.serialize();
         assert_eq!(
             bytes,
-            [2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, b'a', 0, b'1', 0, b'b', 0, b'2', b'2', 0]
+            [
+                2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, b'a', 0, b'1', 0, b'b',
+                0, b'2', b'2', 0
+            ]
         );
         assert_eq!(bytes.len(), map.serialized_len());
         assert_eq!(HeaderMap::deserialize(&bytes), Some(map));
@@ -178,7 +194,13 @@ mod tests {
     fn replace_keeps_one_value_case_insensitively() {
         let mut m = HeaderMap::from_pairs([("X-A", "1"), ("b", "2"), ("x-a", "3")]);
         m.replace(b"x-a", b"9");
-        assert_eq!(m.pairs(), &[(b"X-A".to_vec(), b"9".to_vec()), (b"b".to_vec(), b"2".to_vec())]);
+        assert_eq!(
+            m.pairs(),
+            &[
+                (b"X-A".to_vec(), b"9".to_vec()),
+                (b"b".to_vec(), b"2".to_vec())
+            ]
+        );
         m.remove(b"B");
         assert_eq!(m.len(), 1);
         assert_eq!(m.get(b"x-A"), Some(&b"9"[..]));

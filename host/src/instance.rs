@@ -56,18 +56,27 @@ impl Instance {
             Ok(c) => c,
             Err(e) => return Err((e, store.into_data())),
         };
-        let mut this = Self { store, callbacks, deadline_ticks };
+        let mut this = Self {
+            store,
+            callbacks,
+            deadline_ticks,
+        };
         match this.initialize() {
             Ok(()) => Ok(this),
             Err(e) => Err((e, this.into_state())),
         }
     }
 
-    fn instantiate(pre: &InstancePre<HostState>, store: &mut Store<HostState>) -> Result<Callbacks> {
-        let instance = pre.instantiate(&mut *store).map_err(|e| match e.downcast_ref::<Trap>() {
-            Some(_) => trap_error("instantiation", e),
-            None => HostError::Instantiate(format!("{e:#}")),
-        })?;
+    fn instantiate(
+        pre: &InstancePre<HostState>,
+        store: &mut Store<HostState>,
+    ) -> Result<Callbacks> {
+        let instance =
+            pre.instantiate(&mut *store)
+                .map_err(|e| match e.downcast_ref::<Trap>() {
+                    Some(_) => trap_error("instantiation", e),
+                    None => HostError::Instantiate(format!("{e:#}")),
+                })?;
         let memory = instance
             .get_memory(&mut *store, "memory")
             .ok_or_else(|| HostError::BadModule("export \"memory\" is not a memory".into()))?;
@@ -123,9 +132,15 @@ impl Instance {
     }
 
     /// Calls into the guest with a fresh deadline.
-    pub fn call<P: WasmParams, R: WasmResults>(&mut self, name: &'static str, f: &TypedFunc<P, R>, params: P) -> Result<R> {
+    pub fn call<P: WasmParams, R: WasmResults>(
+        &mut self,
+        name: &'static str,
+        f: &TypedFunc<P, R>,
+        params: P,
+    ) -> Result<R> {
         self.store.set_epoch_deadline(self.deadline_ticks);
-        f.call(&mut self.store, params).map_err(|e| trap_error(name, e))
+        f.call(&mut self.store, params)
+            .map_err(|e| trap_error(name, e))
     }
 
     pub fn state(&self) -> &HostState {
@@ -149,7 +164,15 @@ fn trap_error(callback: &'static str, e: wasmtime::Error) -> HostError {
             kind: TrapKind::Deadline,
             message: "deadline exceeded (epoch interruption)".into(),
         },
-        Some(t) => HostError::Trap { callback, kind: TrapKind::Fault, message: t.to_string() },
-        None => HostError::Trap { callback, kind: TrapKind::Fault, message: format!("{e:#}") },
+        Some(t) => HostError::Trap {
+            callback,
+            kind: TrapKind::Fault,
+            message: t.to_string(),
+        },
+        None => HostError::Trap {
+            callback,
+            kind: TrapKind::Fault,
+            message: format!("{e:#}"),
+        },
     }
 }

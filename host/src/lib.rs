@@ -26,8 +26,8 @@ mod ticker;
 
 pub use abi::{Action, LogLevel, MetricType, Status, StreamType};
 pub use embedder::{
-    Clock, Environment, HttpCallRequest, HttpCallResponse, HttpCalls, LocalResponse, Logger, NullLogger,
-    Properties, SharedData, SharedDataError, Streams, SystemClock,
+    Clock, Environment, HttpCallRequest, HttpCallResponse, HttpCalls, LocalResponse, Logger,
+    NullLogger, Properties, SharedData, SharedDataError, Streams, SystemClock,
 };
 pub use error::{HostError, TrapKind};
 pub use filter_host::{FilterHost, FilterOptions};

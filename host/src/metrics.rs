@@ -19,12 +19,20 @@ impl Metrics {
     /// name and type again returns the same id (filters restart after traps).
     pub fn define(&mut self, kind: MetricType, name: &str) -> Result<u32, Status> {
         if let Some(i) = self.list.iter().position(|m| m.name == name) {
-            return if self.list[i].kind == kind { Ok(i as u32 + 1) } else { Err(Status::BadArgument) };
+            return if self.list[i].kind == kind {
+                Ok(i as u32 + 1)
+            } else {
+                Err(Status::BadArgument)
+            };
         }
         if self.list.len() >= 4096 {
             return Err(Status::InternalFailure);
         }
-        self.list.push(Metric { name: name.to_owned(), kind, value: 0 });
+        self.list.push(Metric {
+            name: name.to_owned(),
+            kind,
+            value: 0,
+        });
         Ok(self.list.len() as u32)
     }
 
@@ -54,7 +62,10 @@ impl Metrics {
 
     pub fn get(&self, id: u32) -> Result<u64, Status> {
         let i = (id as usize).checked_sub(1).ok_or(Status::NotFound)?;
-        self.list.get(i).map(|m| m.value as u64).ok_or(Status::NotFound)
+        self.list
+            .get(i)
+            .map(|m| m.value as u64)
+            .ok_or(Status::NotFound)
     }
 
     pub fn all(&self) -> &[Metric] {

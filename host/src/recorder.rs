@@ -7,17 +7,35 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::abi::{LogLevel, Status, StreamType};
 use crate::embedder::{
-    Clock, Environment, HttpCallRequest, HttpCalls, LocalResponse, Logger, Properties, SharedData, Streams,
-    SystemClock,
+    Clock, Environment, HttpCallRequest, HttpCalls, LocalResponse, Logger, Properties, SharedData,
+    Streams, SystemClock,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    Log { context: u32, level: LogLevel, message: String },
-    Property { context: u32, path: Vec<Vec<u8>>, value: Vec<u8> },
-    HttpCall { context: u32, token: u32, request: HttpCallRequest },
-    LocalResponse { context: u32, response: LocalResponse },
-    Continue { context: u32, stream: StreamType },
+    Log {
+        context: u32,
+        level: LogLevel,
+        message: String,
+    },
+    Property {
+        context: u32,
+        path: Vec<Vec<u8>>,
+        value: Vec<u8>,
+    },
+    HttpCall {
+        context: u32,
+        token: u32,
+        request: HttpCallRequest,
+    },
+    LocalResponse {
+        context: u32,
+        response: LocalResponse,
+    },
+    Continue {
+        context: u32,
+        stream: StreamType,
+    },
 }
 
 impl Event {
@@ -90,13 +108,19 @@ impl Recorder {
 
 impl Clock for Recorder {
     fn now_nanos(&self) -> u64 {
-        self.lock().time_nanos.unwrap_or_else(|| SystemClock.now_nanos())
+        self.lock()
+            .time_nanos
+            .unwrap_or_else(|| SystemClock.now_nanos())
     }
 }
 
 impl Logger for Recorder {
     fn log(&mut self, context: u32, level: LogLevel, message: &str) {
-        self.lock().events.push(Event::Log { context, level, message: message.to_owned() });
+        self.lock().events.push(Event::Log {
+            context,
+            level,
+            message: message.to_owned(),
+        });
     }
 
     fn level(&self) -> LogLevel {
@@ -113,22 +137,39 @@ impl Properties for Recorder {
     fn set_property(&mut self, context: u32, path: &[&[u8]], value: &[u8]) -> Result<(), Status> {
         let path: Vec<Vec<u8>> = path.iter().map(|s| s.to_vec()).collect();
         let mut inner = self.lock();
-        inner.properties.insert((context, path.clone()), value.to_vec());
-        inner.events.push(Event::Property { context, path, value: value.to_vec() });
+        inner
+            .properties
+            .insert((context, path.clone()), value.to_vec());
+        inner.events.push(Event::Property {
+            context,
+            path,
+            value: value.to_vec(),
+        });
         Ok(())
     }
 }
 
 impl HttpCalls for Recorder {
-    fn dispatch(&mut self, context: u32, token: u32, request: HttpCallRequest) -> Result<(), Status> {
-        self.lock().events.push(Event::HttpCall { context, token, request });
+    fn dispatch(
+        &mut self,
+        context: u32,
+        token: u32,
+        request: HttpCallRequest,
+    ) -> Result<(), Status> {
+        self.lock().events.push(Event::HttpCall {
+            context,
+            token,
+            request,
+        });
         Ok(())
     }
 }
 
 impl Streams for Recorder {
     fn send_local_response(&mut self, context: u32, response: LocalResponse) -> Result<(), Status> {
-        self.lock().events.push(Event::LocalResponse { context, response });
+        self.lock()
+            .events
+            .push(Event::LocalResponse { context, response });
         Ok(())
     }
 

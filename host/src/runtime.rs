@@ -22,7 +22,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { deadline: Duration::from_millis(10), memory_bytes: 16 << 20 }
+        Self {
+            deadline: Duration::from_millis(10),
+            memory_bytes: 16 << 20,
+        }
     }
 }
 
@@ -38,7 +41,10 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        Self { epoch_tick: Duration::from_millis(1), start_ticker: true }
+        Self {
+            epoch_tick: Duration::from_millis(1),
+            start_ticker: true,
+        }
     }
 }
 
@@ -58,11 +64,18 @@ impl Runtime {
         wc.cranelift_opt_level(OptLevel::Speed);
         let engine = Engine::new(&wc).map_err(|e| HostError::Runtime(e.to_string()))?;
         let ticker = if config.start_ticker {
-            Some(Arc::new(EpochTicker::start(engine.clone(), config.epoch_tick)?))
+            Some(Arc::new(EpochTicker::start(
+                engine.clone(),
+                config.epoch_tick,
+            )?))
         } else {
             None
         };
-        Ok(Self { engine, config: Arc::new(config), _ticker: ticker })
+        Ok(Self {
+            engine,
+            config: Arc::new(config),
+            _ticker: ticker,
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -95,7 +108,10 @@ impl Runtime {
     /// `deserialize` by a runtime with the same configuration and wasmtime version.
     pub fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>> {
         let module = self.compile(bytes)?;
-        module.module.serialize().map_err(|e| HostError::Compile(format!("{e:#}")))
+        module
+            .module
+            .serialize()
+            .map_err(|e| HostError::Compile(format!("{e:#}")))
     }
 
     /// Loads a precompiled filter without compiling.
@@ -136,7 +152,9 @@ impl FilterModule {
         }
         let has = |name: &str| module.exports().any(|e| e.name() == name);
         if !has("memory") {
-            return Err(HostError::BadModule("no exported memory named \"memory\"".into()));
+            return Err(HostError::BadModule(
+                "no exported memory named \"memory\"".into(),
+            ));
         }
         if !has("proxy_on_memory_allocate") && !has("malloc") {
             return Err(HostError::BadModule(
@@ -147,6 +165,8 @@ impl FilterModule {
     }
 
     pub fn serialize(&self) -> Result<Vec<u8>> {
-        self.module.serialize().map_err(|e| HostError::Compile(format!("{e:#}")))
+        self.module
+            .serialize()
+            .map_err(|e| HostError::Compile(format!("{e:#}")))
     }
 }

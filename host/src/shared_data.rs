@@ -70,7 +70,11 @@ mod tests {
     #[test]
     fn cas_follows_the_spec() {
         let s = MemorySharedData::new();
-        assert_eq!(s.set(b"k", b"v1", 7), Err(SharedDataError::CasMismatch), "absent key, non-zero cas");
+        assert_eq!(
+            s.set(b"k", b"v1", 7),
+            Err(SharedDataError::CasMismatch),
+            "absent key, non-zero cas"
+        );
         s.set(b"k", b"v1", 0).unwrap();
         let (v, cas1) = s.get(b"k").unwrap();
         assert_eq!(v, b"v1");
@@ -78,9 +82,17 @@ mod tests {
         s.set(b"k", b"v2", cas1).unwrap();
         let (_, cas2) = s.get(b"k").unwrap();
         assert_ne!(cas1, cas2);
-        assert_eq!(s.set(b"k", b"v3", cas1), Err(SharedDataError::CasMismatch), "stale cas");
+        assert_eq!(
+            s.set(b"k", b"v3", cas1),
+            Err(SharedDataError::CasMismatch),
+            "stale cas"
+        );
         s.set(b"k", b"v4", 0).unwrap();
-        assert_eq!(s.get(b"k").unwrap().0, b"v4", "cas 0 overwrites an existing key");
+        assert_eq!(
+            s.get(b"k").unwrap().0,
+            b"v4",
+            "cas 0 overwrites an existing key"
+        );
         assert!(s.get(b"k\0").is_none(), "keys compare in full");
     }
 }

@@ -28,7 +28,10 @@ impl EpochTicker {
                 }
             })
             .map_err(|e| HostError::Runtime(format!("cannot start epoch ticker: {e}")))?;
-        Ok(Self { stop, thread: Some(thread) })
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 

@@ -5,7 +5,9 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use proxy_wasm_host::{Event, FilterOptions, HeaderMap, LogLevel, MemorySharedData, MetricType, Status};
+use proxy_wasm_host::{
+    Event, FilterOptions, HeaderMap, LogLevel, MemorySharedData, MetricType, Status,
+};
 
 #[test]
 fn request_header_map_read_and_write() {
@@ -41,17 +43,45 @@ fn request_header_map_read_and_write() {
         (i32.const 0))"#
     );
     let mut h = Harness::new(&body);
-    let headers = [(":authority", "Example.COM:8080"), (":method", "GET"), (":path", "/x"), ("host", "other")];
+    let headers = [
+        (":authority", "Example.COM:8080"),
+        (":method", "GET"),
+        (":path", "/x"),
+        ("host", "other"),
+    ];
     let (id, action) = h.request(&headers);
     action.unwrap();
     assert_eq!(h.num(id, "a"), 4, "num_headers");
-    assert_eq!(h.bytes(id, "b").unwrap(), b"Example.COM:8080", ":authority as received");
-    assert_eq!(h.num(id, "c") as usize, HeaderMap::from_pairs(headers).serialized_len());
-    assert_eq!((h.num(id, "d"), h.num(id, "e"), h.num(id, "f"), h.num(id, "g")), (0, 0, 0, 0));
+    assert_eq!(
+        h.bytes(id, "b").unwrap(),
+        b"Example.COM:8080",
+        ":authority as received"
+    );
+    assert_eq!(
+        h.num(id, "c") as usize,
+        HeaderMap::from_pairs(headers).serialized_len()
+    );
+    assert_eq!(
+        (
+            h.num(id, "d"),
+            h.num(id, "e"),
+            h.num(id, "f"),
+            h.num(id, "g")
+        ),
+        (0, 0, 0, 0)
+    );
     assert_eq!(h.num(id, "h"), Status::NotFound as u32, "missing key");
     assert_eq!(h.num(id, "i"), Status::BadArgument as u32, "unknown map");
-    assert_eq!(h.num(id, "j"), Status::NotFound as u32, "no call response here");
-    assert_eq!(h.num(id, "m"), Status::BadArgument as u32, "call response maps are read-only");
+    assert_eq!(
+        h.num(id, "j"),
+        Status::NotFound as u32,
+        "no call response here"
+    );
+    assert_eq!(
+        h.num(id, "m"),
+        Status::BadArgument as u32,
+        "call response maps are read-only"
+    );
     let expected = HeaderMap::from_pairs([
         (":authority", "Example.COM:8080"),
         (":method", "GET"),
@@ -61,11 +91,18 @@ fn request_header_map_read_and_write() {
         ("x-a", "1"),
     ]);
     assert_eq!(h.host.request_headers(id).unwrap(), &expected);
-    assert_eq!(HeaderMap::deserialize(&h.bytes(id, "l").unwrap()).unwrap(), expected, "pairs as serialized");
+    assert_eq!(
+        HeaderMap::deserialize(&h.bytes(id, "l").unwrap()).unwrap(),
+        expected,
+        "pairs as serialized"
+    );
 
     let (id2, _) = h.request(&[("only", "one")]);
     assert_eq!(h.num(id2, "k"), 0);
-    assert_eq!(h.host.request_headers(id2).unwrap(), &HeaderMap::from_pairs([("k", "v")]));
+    assert_eq!(
+        h.host.request_headers(id2).unwrap(),
+        &HeaderMap::from_pairs([("k", "v")])
+    );
 }
 
 #[test]
@@ -86,14 +123,25 @@ fn properties_go_to_the_embedder_by_path() {
         (call $report (i32.const 105) (i32.const 1) (call $proxy_set_property (i32.const 2096) (i32.const 0) (i32.const 2064) (i32.const 1)))
         (call $report (i32.const 106) (i32.const 1) (call $proxy_set_property (i32.const 2112) (i32.const 8) (i32.const 2064) (i32.const 13)))
         (i32.const 0))"#;
-    let opts = FilterOptions { plugin_name: "resolver".into(), ..Default::default() };
+    let opts = FilterOptions {
+        plugin_name: "resolver".into(),
+        ..Default::default()
+    };
     let mut h = Harness::try_new(body, opts, Arc::new(MemorySharedData::new())).unwrap();
     let (id, _) = h.request(&[]);
     assert_eq!(h.num(id, "a"), 0);
     assert_eq!(h.num(id, "b"), 0);
     assert_eq!(h.bytes(id, "c").unwrap(), b"10.0.0.7:3000");
-    assert_eq!(h.bytes(id, "ngx.backend").unwrap(), b"10.0.0.7:3000", "path segments reach the sink");
-    assert_eq!(h.bytes(id, "backend").unwrap(), b"10.0.0.7:3000", "a trailing NUL ends the path");
+    assert_eq!(
+        h.bytes(id, "ngx.backend").unwrap(),
+        b"10.0.0.7:3000",
+        "path segments reach the sink"
+    );
+    assert_eq!(
+        h.bytes(id, "backend").unwrap(),
+        b"10.0.0.7:3000",
+        "a trailing NUL ends the path"
+    );
     assert_eq!(h.bytes(id, "d").unwrap(), b"resolver");
     assert_eq!(h.num(id, "e"), Status::NotFound as u32);
     assert_eq!(h.num(id, "f"), Status::BadArgument as u32, "empty path");
@@ -118,7 +166,11 @@ fn logging_log_level_and_fd_write() {
     assert_eq!(h.num(1, "a"), 0);
     assert_eq!(h.num(1, "b"), Status::BadArgument as u32, "unknown level");
     assert_eq!(h.num(1, "c"), 0);
-    assert_eq!(h.num(1, "d"), LogLevel::Trace as u32, "the recorder keeps everything");
+    assert_eq!(
+        h.num(1, "d"),
+        LogLevel::Trace as u32,
+        "the recorder keeps everything"
+    );
     assert_eq!(h.num(1, "e"), 0, "fd_write SUCCESS");
     assert_eq!(h.num(1, "f"), 5);
     assert_eq!(h.num(1, "g"), 8, "BADF for other descriptors");
@@ -130,7 +182,13 @@ fn logging_log_level_and_fd_write() {
             _ => None,
         })
         .collect();
-    assert_eq!(logs, [(LogLevel::Warn, "hello from the filter".to_owned()), (LogLevel::Error, "hello".to_owned())]);
+    assert_eq!(
+        logs,
+        [
+            (LogLevel::Warn, "hello from the filter".to_owned()),
+            (LogLevel::Error, "hello".to_owned())
+        ]
+    );
 }
 
 #[test]
@@ -147,9 +205,15 @@ fn clocks_use_the_embedder_clock() {
     h.recorder.set_time_nanos(Some(1_700_000_000_123_456_789));
     let (id, _) = h.request(&[]);
     assert_eq!(h.num(id, "a"), 0);
-    assert_eq!(h.bytes(id, "b").unwrap(), 1_700_000_000_123_456_789u64.to_le_bytes());
+    assert_eq!(
+        h.bytes(id, "b").unwrap(),
+        1_700_000_000_123_456_789u64.to_le_bytes()
+    );
     assert_eq!(h.num(id, "c"), 0);
-    assert_eq!(h.bytes(id, "d").unwrap(), 1_700_000_000_123_456_789u64.to_le_bytes());
+    assert_eq!(
+        h.bytes(id, "d").unwrap(),
+        1_700_000_000_123_456_789u64.to_le_bytes()
+    );
     assert_eq!(h.num(id, "e"), 58, "NOTSUP for unknown clocks");
 }
 
@@ -176,17 +240,31 @@ fn metrics_define_increment_record_get() {
         (call $report (i32.const 109) (i32.const 1) (call $proxy_increment_metric (i32.const 0) (i64.const 1)))
         (i32.const 1))"#;
     let h = Harness::new(body);
-    assert_eq!((h.num(1, "a"), h.num(1, "b")), (0, Status::BadArgument as u32), "counters only go up");
+    assert_eq!(
+        (h.num(1, "a"), h.num(1, "b")),
+        (0, Status::BadArgument as u32),
+        "counters only go up"
+    );
     assert_eq!((h.num(1, "c"), h.num(1, "d")), (0, 0));
     assert_eq!((h.num(1, "e"), h.num(1, "f")), (0, 5));
     assert_eq!(h.num(1, "g"), 0);
     assert_eq!(h.num(1, "h"), Status::NotFound as u32);
-    assert_eq!(h.num(1, "i"), Status::BadArgument as u32, "unknown metric type");
+    assert_eq!(
+        h.num(1, "i"),
+        Status::BadArgument as u32,
+        "unknown metric type"
+    );
     assert_eq!(h.num(1, "j"), Status::NotFound as u32, "id 0");
     let m = h.host.metrics();
     assert_eq!(m.len(), 2);
-    assert_eq!((m[0].name.as_str(), m[0].kind, m[0].value), ("requests", MetricType::Counter, 5));
-    assert_eq!((m[1].name.as_str(), m[1].kind, m[1].value), ("inflight", MetricType::Gauge, 40));
+    assert_eq!(
+        (m[0].name.as_str(), m[0].kind, m[0].value),
+        ("requests", MetricType::Counter, 5)
+    );
+    assert_eq!(
+        (m[1].name.as_str(), m[1].kind, m[1].value),
+        ("inflight", MetricType::Gauge, 40)
+    );
 }
 
 #[test]
@@ -201,6 +279,9 @@ fn wasi_environment_and_arguments_are_empty() {
         (call $report (i32.const 104) (i32.const 1) (call $random_get (i32.const 1016) (i32.const 1000000)))
         (i32.const 1))"#;
     let h = Harness::new(body);
-    assert_eq!((h.num(1, "a"), h.num(1, "b"), h.num(1, "c"), h.num(1, "d")), (0, 0, 0, 0));
+    assert_eq!(
+        (h.num(1, "a"), h.num(1, "b"), h.num(1, "c"), h.num(1, "d")),
+        (0, 0, 0, 0)
+    );
     assert_eq!(h.num(1, "e"), 28, "INVAL for oversized requests");
 }

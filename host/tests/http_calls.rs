@@ -8,7 +8,11 @@ use common::*;
 use proxy_wasm_host::{Action, Event, HeaderMap, HostError, HttpCallResponse, Status, StreamType};
 
 fn body() -> String {
-    let (call_headers, call_len) = wat_map(&[(":method", "GET"), (":path", "/resolve/a.example"), (":authority", "route-api")]);
+    let (call_headers, call_len) = wat_map(&[
+        (":method", "GET"),
+        (":path", "/resolve/a.example"),
+        (":authority", "route-api"),
+    ]);
     let (no_authority, na_len) = wat_map(&[(":method", "GET"), (":path", "/x")]);
     let (resp_headers, rh_len) = wat_map(&[("content-type", "text/plain")]);
     format!(
@@ -59,7 +63,11 @@ fn calls(h: &Harness) -> Vec<(u32, u32, proxy_wasm_host::HttpCallRequest)> {
     h.all_events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::HttpCall { context, token, request } => Some((context, token, request)),
+            Event::HttpCall {
+                context,
+                token,
+                request,
+            } => Some((context, token, request)),
             _ => None,
         })
         .collect()
@@ -71,7 +79,11 @@ fn http_call_round_trip_sets_the_backend_and_resumes() {
     let (id, action) = h.request(&[(":authority", "a.example")]);
     assert_eq!(action.unwrap(), Action::Pause);
     assert_eq!(h.num(id, "a"), 0);
-    assert_eq!(h.num(id, "c"), Status::BadArgument as u32, "headers without :authority");
+    assert_eq!(
+        h.num(id, "c"),
+        Status::BadArgument as u32,
+        "headers without :authority"
+    );
     let calls = calls(&h);
     assert_eq!(calls.len(), 1);
     let (ctx, token, req) = &calls[0];
@@ -85,7 +97,12 @@ fn http_call_round_trip_sets_the_backend_and_resumes() {
         body: b"10.0.0.7:3000".to_vec(),
         trailers: HeaderMap::new(),
     };
-    assert_eq!(h.host.deliver_http_call_response(*token, Some(resp)).unwrap(), Some(id));
+    assert_eq!(
+        h.host
+            .deliver_http_call_response(*token, Some(resp))
+            .unwrap(),
+        Some(id)
+    );
     assert_eq!(h.num(id, "d"), 2);
     assert_eq!(h.num(id, "e"), *token);
     assert_eq!(h.bytes(id, "g").unwrap(), b"200");
@@ -93,9 +110,15 @@ fn http_call_round_trip_sets_the_backend_and_resumes() {
     assert_eq!(h.bytes(id, "backend").unwrap(), b"10.0.0.7:3000");
     assert_eq!(h.num(id, "i"), 0);
     assert_eq!(h.num(id, "j"), Status::BadArgument as u32);
-    assert!(h.all_events().contains(&Event::Continue { context: id, stream: StreamType::HttpRequest }));
+    assert!(h.all_events().contains(&Event::Continue {
+        context: id,
+        stream: StreamType::HttpRequest
+    }));
     // A token is answered once.
-    assert!(matches!(h.host.deliver_http_call_response(*token, None), Err(HostError::UnknownHttpCall(_))));
+    assert!(matches!(
+        h.host.deliver_http_call_response(*token, None),
+        Err(HostError::UnknownHttpCall(_))
+    ));
 }
 
 #[test]
@@ -103,7 +126,10 @@ fn failed_call_reaches_the_filter_as_no_headers_and_local_response_is_recorded()
     let mut h = Harness::new(&body());
     let (id, _) = h.request(&[]);
     let token = h.num(id, "b");
-    assert_eq!(h.host.deliver_http_call_response(token, None).unwrap(), Some(id));
+    assert_eq!(
+        h.host.deliver_http_call_response(token, None).unwrap(),
+        Some(id)
+    );
     assert_eq!(h.num(id, "d"), 0);
     assert_eq!(h.num(id, "f"), 0);
     let local = h
@@ -116,7 +142,10 @@ fn failed_call_reaches_the_filter_as_no_headers_and_local_response_is_recorded()
         .expect("local response recorded");
     assert_eq!(local.status, 503);
     assert_eq!(local.body, b"no route");
-    assert_eq!(local.headers, HeaderMap::from_pairs([("content-type", "text/plain")]));
+    assert_eq!(
+        local.headers,
+        HeaderMap::from_pairs([("content-type", "text/plain")])
+    );
 }
 
 #[test]
@@ -128,9 +157,21 @@ fn calls_from_ticks_answer_on_the_root_context() {
     let token = h.num(1, "k");
     let (ctx, _, _) = calls(&h)[0].clone();
     assert_eq!(ctx, 1);
-    let resp = HttpCallResponse { headers: HeaderMap::from_pairs([(":status", "200")]), ..Default::default() };
-    assert_eq!(h.host.deliver_http_call_response(token, Some(resp)).unwrap(), Some(1));
-    assert_eq!(h.num(1, "i"), Status::NotFound as u32, "root context has no stream to continue");
+    let resp = HttpCallResponse {
+        headers: HeaderMap::from_pairs([(":status", "200")]),
+        ..Default::default()
+    };
+    assert_eq!(
+        h.host
+            .deliver_http_call_response(token, Some(resp))
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        h.num(1, "i"),
+        Status::NotFound as u32,
+        "root context has no stream to continue"
+    );
 }
 
 #[test]
@@ -139,5 +180,8 @@ fn answers_for_finished_requests_are_dropped() {
     let (id, _) = h.request(&[]);
     let token = h.num(id, "b");
     h.host.finish_request(id).unwrap();
-    assert!(matches!(h.host.deliver_http_call_response(token, None), Err(HostError::UnknownHttpCall(_))));
+    assert!(matches!(
+        h.host.deliver_http_call_response(token, None),
+        Err(HostError::UnknownHttpCall(_))
+    ));
 }

@@ -50,7 +50,10 @@ fn callbacks_run_in_spec_order() {
     assert_eq!(action.unwrap(), Action::Continue);
     assert!(id > 1, "HTTP contexts never reuse the root id");
     h.host.finish_request(id).unwrap();
-    assert_eq!(h.logs()[3..], ["create", "headers", "done", "log", "delete"]);
+    assert_eq!(
+        h.logs()[3..],
+        ["create", "headers", "done", "log", "delete"]
+    );
     assert!(h.host.http_context_ids().is_empty());
     assert_eq!(h.host.tick_period(), Some(Duration::from_millis(250)));
     h.host.on_tick().unwrap();
@@ -67,10 +70,18 @@ fn on_done_false_waits_for_proxy_done() {
     let mut h = Harness::new(&body);
     let (id, _) = h.request(&[]);
     h.host.finish_request(id).unwrap();
-    assert_eq!(h.logs().last().unwrap(), "done", "no on_log before proxy_done");
+    assert_eq!(
+        h.logs().last().unwrap(),
+        "done",
+        "no on_log before proxy_done"
+    );
     assert_eq!(h.host.http_context_ids(), [id]);
     h.host.on_tick().unwrap();
-    assert_eq!(h.num(id, "a"), Status::Ok as u32, "set_effective_context (reported from the new effective context)");
+    assert_eq!(
+        h.num(id, "a"),
+        Status::Ok as u32,
+        "set_effective_context (reported from the new effective context)"
+    );
     assert_eq!(h.num(id, "b"), Status::Ok as u32, "proxy_done");
     assert_eq!(h.num(id, "c"), Status::NotFound as u32, "second proxy_done");
     assert_eq!(h.logs()[h.logs().len() - 2..], ["log", "delete"]);
@@ -86,7 +97,11 @@ fn set_effective_context_rejects_unknown_ids() {
             (i32.const 1))"#,
     );
     assert_eq!(h.num(1, "a"), Status::BadArgument as u32);
-    assert_eq!(h.num(1, "b"), Status::NotFound as u32, "root context is not pending finalization");
+    assert_eq!(
+        h.num(1, "b"),
+        Status::NotFound as u32,
+        "root context is not pending finalization"
+    );
 }
 
 #[test]
@@ -121,10 +136,22 @@ fn configuration_buffers_are_readable() {
     assert_eq!(h.bytes(1, "e").unwrap(), b"k\":");
     assert_eq!(h.num(1, "f"), 0);
     assert_eq!(h.num(1, "g"), 7);
-    assert_eq!(h.num(1, "h"), Status::BadArgument as u32, "start past the end");
+    assert_eq!(
+        h.num(1, "h"),
+        Status::BadArgument as u32,
+        "start past the end"
+    );
     assert_eq!(h.num(1, "i"), Status::BadArgument as u32, "unknown buffer");
-    assert_eq!(h.num(1, "j"), Status::NotFound as u32, "request body is not available");
-    assert_eq!(h.num(1, "k"), Status::NotFound as u32, "no http call response outside its callback");
+    assert_eq!(
+        h.num(1, "j"),
+        Status::NotFound as u32,
+        "request body is not available"
+    );
+    assert_eq!(
+        h.num(1, "k"),
+        Status::NotFound as u32,
+        "no http call response outside its callback"
+    );
     assert_eq!(h.num(1, "l"), 7, "configure gets the plugin config size");
 }
 
@@ -137,6 +164,14 @@ fn refusing_configuration_fails_start_with_a_clear_error() {
     )
     .err()
     .unwrap();
-    assert!(matches!(err, HostError::StartRefused { callback: "proxy_on_configure" }));
-    assert!(err.to_string().contains("proxy_on_configure returned false"));
+    assert!(matches!(
+        err,
+        HostError::StartRefused {
+            callback: "proxy_on_configure"
+        }
+    ));
+    assert!(
+        err.to_string()
+            .contains("proxy_on_configure returned false")
+    );
 }

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use proxy_wasm_host::{Action, FilterHost, FilterOptions, HostError, Limits, MemorySharedData, Recorder, Status, TrapKind};
+use proxy_wasm_host::{
+    Action, FilterHost, FilterOptions, HostError, Limits, MemorySharedData, Recorder, Status,
+    TrapKind,
+};
 
 const IMA: u32 = Status::InvalidMemoryAccess as u32;
 
@@ -45,14 +48,25 @@ fn bad_pointers_get_invalid_memory_access() {
     let mut h = Harness::new(&body);
     let (id, action) = h.request(&[(":authority", "a.example")]);
     assert_eq!(action.unwrap(), Action::Continue);
-    for name in ["a", "b", "c", "d", "e", "f", "g", "h", "j", "l", "m", "n", "o"] {
+    for name in [
+        "a", "b", "c", "d", "e", "f", "g", "h", "j", "l", "m", "n", "o",
+    ] {
         assert_eq!(h.num(id, name), IMA, "report {name}");
     }
     assert_eq!(h.num(id, "i"), Status::ParseFailure as u32, "malformed map");
     assert_eq!(h.num(id, "k"), 21, "WASI FAULT");
-    assert!(h.all_events().iter().all(|e| !matches!(e, proxy_wasm_host::Event::HttpCall { .. })), "nothing dispatched");
+    assert!(
+        h.all_events()
+            .iter()
+            .all(|e| !matches!(e, proxy_wasm_host::Event::HttpCall { .. })),
+        "nothing dispatched"
+    );
     assert!(h.shared.is_empty(), "nothing written");
-    assert_eq!(h.host.request_headers(id).unwrap().len(), 1, "headers unchanged");
+    assert_eq!(
+        h.host.request_headers(id).unwrap().len(),
+        1,
+        "headers unchanged"
+    );
 }
 
 #[test]
@@ -73,9 +87,19 @@ fn hostile_allocator_results_are_checked() {
     for ptr in [65530, 0, -1] {
         let rt = runtime();
         let module = rt.compile(wat(ptr).as_bytes()).unwrap();
-        let mut host = FilterHost::new(&rt, &module, Recorder::new().environment(Arc::new(MemorySharedData::new())), FilterOptions::default()).unwrap();
+        let mut host = FilterHost::new(
+            &rt,
+            &module,
+            Recorder::new().environment(Arc::new(MemorySharedData::new())),
+            FilterOptions::default(),
+        )
+        .unwrap();
         let id = host.create_http_context().unwrap();
-        let action = host.on_request_headers(id, proxy_wasm_host::HeaderMap::from_pairs([(":authority", "a.example")]), true);
+        let action = host.on_request_headers(
+            id,
+            proxy_wasm_host::HeaderMap::from_pairs([(":authority", "a.example")]),
+            true,
+        );
         // The status (6) is the action value the filter returns: non-zero = pause.
         assert_eq!(action.unwrap(), Action::Pause, "allocator returning {ptr}");
     }
@@ -96,7 +120,11 @@ fn a_trap_fails_one_call_and_the_instance_is_replaced() {
     let (ok, _) = h.request(&[]);
     let (_, r) = h.request(&[("a", "1")]);
     match r {
-        Err(HostError::Trap { callback, kind: TrapKind::Fault, .. }) => assert_eq!(callback, "proxy_on_request_headers"),
+        Err(HostError::Trap {
+            callback,
+            kind: TrapKind::Fault,
+            ..
+        }) => assert_eq!(callback, "proxy_on_request_headers"),
         other => panic!("expected a trap, got {other:?}"),
     }
     assert!(!h.host.is_running());
@@ -105,14 +133,27 @@ fn a_trap_fails_one_call_and_the_instance_is_replaced() {
     h.host.finish_request(ok).unwrap();
     let (_, r) = h.request(&[]);
     assert_eq!(r.unwrap(), Action::Continue);
-    assert_eq!(h.logs(), ["vm_start", "vm_start"], "the fresh instance was started again");
+    assert_eq!(
+        h.logs(),
+        ["vm_start", "vm_start"],
+        "the fresh instance was started again"
+    );
 }
 
 #[test]
 fn an_endless_loop_hits_the_deadline() {
     let mut h = Harness::new(TRAP_OR_LOOP);
     let (_, r) = h.request(&[("a", "1"), ("b", "2")]);
-    assert!(matches!(r, Err(HostError::Trap { kind: TrapKind::Deadline, .. })), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(HostError::Trap {
+                kind: TrapKind::Deadline,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
     let (_, r) = h.request(&[]);
     assert_eq!(r.unwrap(), Action::Continue);
 }
@@ -125,7 +166,17 @@ fn a_looping_start_fails_the_load() {
     )
     .err()
     .unwrap();
-    assert!(matches!(err, HostError::Trap { callback: "proxy_on_configure", kind: TrapKind::Deadline, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            HostError::Trap {
+                callback: "proxy_on_configure",
+                kind: TrapKind::Deadline,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -136,7 +187,14 @@ fn memory_is_capped() {
         (call $report (i32.const 101) (i32.const 1) (memory.grow (i32.const 12)))   ;; exactly 1 MiB
         (call $report (i32.const 102) (i32.const 1) (memory.grow (i32.const 1)))
         (i32.const 1))"#;
-    let h = Harness::with_limits(body, Limits { memory_bytes: 1 << 20, ..Default::default() }).unwrap();
+    let h = Harness::with_limits(
+        body,
+        Limits {
+            memory_bytes: 1 << 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(h.num(1, "a"), u32::MAX, "grow past the cap fails (-1)");
     assert_eq!(h.num(1, "b"), 4, "grow up to the cap succeeds");
     assert_eq!(h.num(1, "c"), u32::MAX);
@@ -152,9 +210,14 @@ fn a_module_needing_more_memory_than_the_cap_is_refused() {
     let wat = r#"(module (func (export "proxy_abi_version_0_2_1")) (memory (export "memory") 300)
         (func (export "malloc") (param i32) (result i32) (i32.const 0)))"#;
     let module = rt.compile(wat.as_bytes()).unwrap();
-    let err = FilterHost::new(&rt, &module, Recorder::new().environment(Arc::new(MemorySharedData::new())), FilterOptions::default())
-        .err()
-        .unwrap();
+    let err = FilterHost::new(
+        &rt,
+        &module,
+        Recorder::new().environment(Arc::new(MemorySharedData::new())),
+        FilterOptions::default(),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, HostError::Instantiate(_)), "{err}");
 }
 

@@ -45,7 +45,11 @@ fn cas_semantics_follow_the_spec() {
     assert_eq!(h.num(id, "g"), 0);
     assert_eq!(h.num(id, "h"), Status::CasMismatch as u32);
     assert_eq!(h.num(id, "i"), 0);
-    assert_eq!(h.num(id, "j"), Status::NotFound as u32, "keys compare in full");
+    assert_eq!(
+        h.num(id, "j"),
+        Status::NotFound as u32,
+        "keys compare in full"
+    );
     assert_eq!(h.shared.get(b"route:a.example").unwrap().0, b"v3");
 }
 

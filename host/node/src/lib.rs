@@ -14,8 +14,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use proxy_wasm_host::recorder::Event;
 use proxy_wasm_host::{
-    Action, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits, MemorySharedData, Recorder, Runtime,
-    RuntimeConfig,
+    Action, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits, MemorySharedData,
+    Recorder, Runtime, RuntimeConfig,
 };
 
 pub use shared::SharedData;
@@ -88,7 +88,10 @@ impl Outcome {
     /// Files one recorded event into this outcome.
     fn absorb(&mut self, event: Event) {
         match event {
-            Event::Log { level, message, .. } => self.logs.push(LogEntry { level: level.as_str().into(), message }),
+            Event::Log { level, message, .. } => self.logs.push(LogEntry {
+                level: level.as_str().into(),
+                message,
+            }),
             Event::Property { path, value, .. } => {
                 let key = path.iter().map(|s| text(s)).collect::<Vec<_>>().join(".");
                 self.properties.insert(key, text(&value));
@@ -151,7 +154,10 @@ impl JsFilterHost {
     /// Loads a filter (wasm bytes or WAT text) and runs on_vm_start and on_configure.
     #[napi(constructor)]
     pub fn new(wasm: Buffer, opts: Option<Object>) -> Result<Self> {
-        let mut options = FilterOptions { plugin_name: "filter".into(), ..Default::default() };
+        let mut options = FilterOptions {
+            plugin_name: "filter".into(),
+            ..Default::default()
+        };
         let mut limits = Limits::default();
         let mut shared: Arc<MemorySharedData> = Arc::new(MemorySharedData::new());
         if let Some(o) = opts {
@@ -172,7 +178,9 @@ impl JsFilterHost {
             }
             if let Some(bytes) = o.get::<f64>("memoryLimitBytes")? {
                 if !(bytes.is_finite() && bytes >= 65536.0) {
-                    return Err(Error::from_reason("memoryLimitBytes must be at least 65536"));
+                    return Err(Error::from_reason(
+                        "memoryLimitBytes must be at least 65536",
+                    ));
                 }
                 limits.memory_bytes = bytes as usize;
             }
@@ -184,8 +192,13 @@ impl JsFilterHost {
         let runtime = runtime()?;
         let module = runtime.compile(&wasm).map_err(js_error)?;
         let recorder = Recorder::new();
-        let host = proxy_wasm_host::FilterHost::new(runtime, &module, recorder.environment(shared), options)
-            .map_err(js_error)?;
+        let host = proxy_wasm_host::FilterHost::new(
+            runtime,
+            &module,
+            recorder.environment(shared),
+            options,
+        )
+        .map_err(js_error)?;
         recorder.drain();
         Ok(Self { host, recorder })
     }
@@ -203,11 +216,17 @@ impl JsFilterHost {
             Ok(id) => id,
             Err(e) => return self.collect(0).trapped(&e),
         };
-        let result = self.host.on_request_headers(id, pairs_from_js(&headers), true);
+        let result = self
+            .host
+            .on_request_headers(id, pairs_from_js(&headers), true);
         let mut outcome = self.collect(id);
         match result {
-            Ok(Action::Continue) if outcome.local_response.is_none() => outcome.action = "continue".into(),
-            Ok(Action::Pause) if outcome.local_response.is_none() => outcome.action = "pause".into(),
+            Ok(Action::Continue) if outcome.local_response.is_none() => {
+                outcome.action = "continue".into()
+            }
+            Ok(Action::Pause) if outcome.local_response.is_none() => {
+                outcome.action = "pause".into()
+            }
             Ok(_) => {}
             Err(e) => return outcome.trapped(&e),
         }
@@ -224,14 +243,22 @@ impl JsFilterHost {
     /// the context that made the call (the root context for calls from ticks)
     /// and of any other context the filter acted on.
     #[napi]
-    pub fn deliver_http_call_response(&mut self, token: u32, resp: Option<HttpCallAnswer>) -> Result<Vec<Outcome>> {
+    pub fn deliver_http_call_response(
+        &mut self,
+        token: u32,
+        resp: Option<HttpCallAnswer>,
+    ) -> Result<Vec<Outcome>> {
         let response = resp.map(|r| {
             let mut headers = HeaderMap::new();
             headers.add(b":status", r.status.unwrap_or(200).to_string().as_bytes());
             for (k, v) in r.headers.unwrap_or_default() {
                 headers.add(k.as_bytes(), v.as_bytes());
             }
-            HttpCallResponse { headers, body: r.body.unwrap_or_default().into_bytes(), trailers: HeaderMap::new() }
+            HttpCallResponse {
+                headers,
+                body: r.body.unwrap_or_default().into_bytes(),
+                trailers: HeaderMap::new(),
+            }
         });
         let result = self.host.deliver_http_call_response(token, response);
         let events = self.recorder.drain();
@@ -283,7 +310,10 @@ impl JsFilterHost {
     /// Tick period the filter asked for, in ms (0 = none).
     #[napi(getter)]
     pub fn tick_period_ms(&self) -> u32 {
-        self.host.tick_period().map(|d| d.as_millis() as u32).unwrap_or(0)
+        self.host
+            .tick_period()
+            .map(|d| d.as_millis() as u32)
+            .unwrap_or(0)
     }
 
     /// on_done, then on_log and on_delete.

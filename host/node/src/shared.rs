@@ -28,12 +28,17 @@ impl Default for SharedData {
 impl SharedData {
     #[napi(constructor)]
     pub fn new() -> Self {
-        Self { inner: Arc::new(MemorySharedData::new()) }
+        Self {
+            inner: Arc::new(MemorySharedData::new()),
+        }
     }
 
     #[napi]
     pub fn get(&self, key: String) -> Option<SharedEntry> {
-        self.inner.get(key.as_bytes()).map(|(v, cas)| SharedEntry { value: v.into(), cas })
+        self.inner.get(key.as_bytes()).map(|(v, cas)| SharedEntry {
+            value: v.into(),
+            cas,
+        })
     }
 
     /// cas 0 writes unconditionally; otherwise it must equal the entry's current cas.

@@ -12,9 +12,11 @@ fn buffer(state: &HostState, buffer: i32) -> Result<&[u8], Status> {
     match BufferType::from_i32(buffer).ok_or(Status::BadArgument)? {
         BufferType::VmConfiguration => Ok(&state.vm_config),
         BufferType::PluginConfiguration => Ok(&state.plugin_config),
-        BufferType::HttpCallResponseBody => {
-            state.call_response.as_ref().map(|r| r.body.as_slice()).ok_or(Status::NotFound)
-        }
+        BufferType::HttpCallResponseBody => state
+            .call_response
+            .as_ref()
+            .map(|r| r.body.as_slice())
+            .ok_or(Status::NotFound),
         _ => Err(Status::NotFound),
     }
 }
@@ -33,13 +35,20 @@ pub fn proxy_get_buffer_bytes(
         if start > data.len() {
             return Err(Status::BadArgument.into());
         }
-        let end = start.saturating_add(max_size as u32 as usize).min(data.len());
+        let end = start
+            .saturating_add(max_size as u32 as usize)
+            .min(data.len());
         data[start..end].to_vec()
     };
     gm::return_bytes(caller, &bytes, ret_data, ret_len)
 }
 
-pub fn proxy_get_buffer_status(caller: &mut Caller<'_, HostState>, buf: i32, ret_size: i32, ret_flags: i32) -> HcResult {
+pub fn proxy_get_buffer_status(
+    caller: &mut Caller<'_, HostState>,
+    buf: i32,
+    ret_size: i32,
+    ret_flags: i32,
+) -> HcResult {
     let size = buffer(caller.data(), buf)?.len();
     gm::check(caller, ret_size, 4)?;
     gm::check(caller, ret_flags, 4)?;

@@ -21,7 +21,10 @@ pub fn proxy_done(caller: &mut Caller<'_, HostState>) -> HcResult {
     }
 }
 
-pub fn proxy_set_effective_context(caller: &mut Caller<'_, HostState>, context_id: i32) -> HcResult {
+pub fn proxy_set_effective_context(
+    caller: &mut Caller<'_, HostState>,
+    context_id: i32,
+) -> HcResult {
     let state = caller.data_mut();
     let id = context_id as u32;
     if !state.context_exists(id) {
@@ -31,12 +34,18 @@ pub fn proxy_set_effective_context(caller: &mut Caller<'_, HostState>, context_i
     Ok(())
 }
 
-pub fn proxy_get_current_time_nanoseconds(caller: &mut Caller<'_, HostState>, ret_time: i32) -> HcResult {
+pub fn proxy_get_current_time_nanoseconds(
+    caller: &mut Caller<'_, HostState>,
+    ret_time: i32,
+) -> HcResult {
     let now = caller.data().env.clock.now_nanos();
     gm::write_u64(caller, ret_time, now)
 }
 
-pub fn proxy_set_tick_period_milliseconds(caller: &mut Caller<'_, HostState>, period: i32) -> HcResult {
+pub fn proxy_set_tick_period_milliseconds(
+    caller: &mut Caller<'_, HostState>,
+    period: i32,
+) -> HcResult {
     caller.data_mut().tick_period_ms = period as u32;
     Ok(())
 }

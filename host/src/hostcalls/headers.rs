@@ -12,11 +12,24 @@ use crate::state::HostState;
 fn map_ref(state: &HostState, map: i32) -> Result<&HeaderMap, Status> {
     let kind = MapType::from_i32(map).ok_or(Status::BadArgument)?;
     match kind {
-        MapType::HttpCallResponseHeaders => state.call_response.as_ref().map(|r| &r.headers).ok_or(Status::NotFound),
-        MapType::HttpCallResponseTrailers => state.call_response.as_ref().map(|r| &r.trailers).ok_or(Status::NotFound),
-        MapType::GrpcCallInitialMetadata | MapType::GrpcCallTrailingMetadata => Err(Status::NotFound),
+        MapType::HttpCallResponseHeaders => state
+            .call_response
+            .as_ref()
+            .map(|r| &r.headers)
+            .ok_or(Status::NotFound),
+        MapType::HttpCallResponseTrailers => state
+            .call_response
+            .as_ref()
+            .map(|r| &r.trailers)
+            .ok_or(Status::NotFound),
+        MapType::GrpcCallInitialMetadata | MapType::GrpcCallTrailingMetadata => {
+            Err(Status::NotFound)
+        }
         _ => {
-            let ctx = state.http_contexts.get(&state.active_context).ok_or(Status::NotFound)?;
+            let ctx = state
+                .http_contexts
+                .get(&state.active_context)
+                .ok_or(Status::NotFound)?;
             Ok(match kind {
                 MapType::HttpRequestHeaders => &ctx.request_headers,
                 MapType::HttpRequestTrailers => &ctx.request_trailers,
@@ -34,7 +47,10 @@ fn map_mut(state: &mut HostState, map: i32) -> Result<&mut HeaderMap, Status> {
         MapType::HttpRequestHeaders
         | MapType::HttpRequestTrailers
         | MapType::HttpResponseHeaders
-        | MapType::HttpResponseTrailers => state.http_contexts.get_mut(&active).ok_or(Status::NotFound)?,
+        | MapType::HttpResponseTrailers => state
+            .http_contexts
+            .get_mut(&active)
+            .ok_or(Status::NotFound)?,
         // Responses of http calls and gRPC metadata are read-only.
         _ => return Err(Status::BadArgument),
     };
@@ -46,17 +62,31 @@ fn map_mut(state: &mut HostState, map: i32) -> Result<&mut HeaderMap, Status> {
     })
 }
 
-pub fn proxy_get_header_map_size(caller: &mut Caller<'_, HostState>, map: i32, ret_size: i32) -> HcResult {
+pub fn proxy_get_header_map_size(
+    caller: &mut Caller<'_, HostState>,
+    map: i32,
+    ret_size: i32,
+) -> HcResult {
     let size = map_ref(caller.data(), map)?.serialized_len();
     gm::write_u32(caller, ret_size, size as u32)
 }
 
-pub fn proxy_get_header_map_pairs(caller: &mut Caller<'_, HostState>, map: i32, ret_data: i32, ret_len: i32) -> HcResult {
+pub fn proxy_get_header_map_pairs(
+    caller: &mut Caller<'_, HostState>,
+    map: i32,
+    ret_data: i32,
+    ret_len: i32,
+) -> HcResult {
     let bytes = map_ref(caller.data(), map)?.serialize();
     gm::return_bytes(caller, &bytes, ret_data, ret_len)
 }
 
-pub fn proxy_set_header_map_pairs(caller: &mut Caller<'_, HostState>, map: i32, data: i32, data_len: i32) -> HcResult {
+pub fn proxy_set_header_map_pairs(
+    caller: &mut Caller<'_, HostState>,
+    map: i32,
+    data: i32,
+    data_len: i32,
+) -> HcResult {
     map_mut(caller.data_mut(), map)?;
     let bytes = gm::read(caller, data, data_len)?;
     let new = HeaderMap::deserialize(&bytes).ok_or(Status::ParseFailure)?;
@@ -73,12 +103,24 @@ pub fn proxy_get_header_map_value(
     ret_len: i32,
 ) -> HcResult {
     let key = gm::read(caller, key, key_len)?;
-    let value = map_ref(caller.data(), map)?.get(&key).ok_or(Status::NotFound)?.to_vec();
+    let value = map_ref(caller.data(), map)?
+        .get(&key)
+        .ok_or(Status::NotFound)?
+        .to_vec();
     gm::return_bytes(caller, &value, ret_data, ret_len)
 }
 
-fn read_key_value(caller: &mut Caller<'_, HostState>, key: i32, key_len: i32, value: i32, value_len: i32) -> HcResult<(Vec<u8>, Vec<u8>)> {
-    Ok((gm::read(caller, key, key_len)?, gm::read(caller, value, value_len)?))
+fn read_key_value(
+    caller: &mut Caller<'_, HostState>,
+    key: i32,
+    key_len: i32,
+    value: i32,
+    value_len: i32,
+) -> HcResult<(Vec<u8>, Vec<u8>)> {
+    Ok((
+        gm::read(caller, key, key_len)?,
+        gm::read(caller, value, value_len)?,
+    ))
 }
 
 pub fn proxy_add_header_map_value(
@@ -107,7 +149,12 @@ pub fn proxy_replace_header_map_value(
     Ok(())
 }
 
-pub fn proxy_remove_header_map_value(caller: &mut Caller<'_, HostState>, map: i32, key: i32, key_len: i32) -> HcResult {
+pub fn proxy_remove_header_map_value(
+    caller: &mut Caller<'_, HostState>,
+    map: i32,
+    key: i32,
+    key_len: i32,
+) -> HcResult {
     let k = gm::read(caller, key, key_len)?;
     map_mut(caller.data_mut(), map)?.remove(&k);
     Ok(())

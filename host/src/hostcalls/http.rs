@@ -14,7 +14,11 @@ const MAX_PENDING_CALLS: usize = 1024;
 
 fn active_http_context(state: &HostState) -> Result<u32, Status> {
     let id = state.active_context;
-    if state.http_contexts.contains_key(&id) { Ok(id) } else { Err(Status::NotFound) }
+    if state.http_contexts.contains_key(&id) {
+        Ok(id)
+    } else {
+        Err(Status::NotFound)
+    }
 }
 
 pub fn proxy_continue_stream(caller: &mut Caller<'_, HostState>, stream: i32) -> HcResult {
@@ -27,8 +31,17 @@ pub fn proxy_continue_stream(caller: &mut Caller<'_, HostState>, stream: i32) ->
 
 /// The status of the http call being delivered: its `:status` (0 for a failed
 /// call) and an empty message.
-pub fn proxy_get_status(caller: &mut Caller<'_, HostState>, ret_code: i32, ret_msg: i32, ret_msg_len: i32) -> HcResult {
-    let resp = caller.data().call_response.as_ref().ok_or(Status::NotFound)?;
+pub fn proxy_get_status(
+    caller: &mut Caller<'_, HostState>,
+    ret_code: i32,
+    ret_msg: i32,
+    ret_msg_len: i32,
+) -> HcResult {
+    let resp = caller
+        .data()
+        .call_response
+        .as_ref()
+        .ok_or(Status::NotFound)?;
     let code = resp
         .headers
         .get(b":status")
@@ -62,10 +75,16 @@ pub fn proxy_send_local_response(
     let headers = HeaderMap::deserialize(&raw_headers).ok_or(Status::BadArgument)?;
     let state = caller.data_mut();
     let id = active_http_context(state)?;
-    state
-        .env
-        .streams
-        .send_local_response(id, LocalResponse { status, details, body, headers, grpc_status })?;
+    state.env.streams.send_local_response(
+        id,
+        LocalResponse {
+            status,
+            details,
+            body,
+            headers,
+            grpc_status,
+        },
+    )?;
     Ok(())
 }
 
@@ -103,7 +122,13 @@ pub fn proxy_http_call(
     }
     let ctx = state.active_context;
     let token = state.allocate_token();
-    let request = HttpCallRequest { upstream, headers, body, trailers, timeout_ms: timeout_ms as u32 };
+    let request = HttpCallRequest {
+        upstream,
+        headers,
+        body,
+        trailers,
+        timeout_ms: timeout_ms as u32,
+    };
     state.env.http_calls.dispatch(ctx, token, request)?;
     state.pending_calls.insert(token, ctx);
     gm::write_u32(caller, ret_token, token)

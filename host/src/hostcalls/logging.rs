@@ -6,12 +6,20 @@ use crate::abi::{LogLevel, Status};
 use crate::guest_memory::{self as gm, HcResult};
 use crate::state::HostState;
 
-pub fn proxy_log(caller: &mut Caller<'_, HostState>, level: i32, msg: i32, msg_len: i32) -> HcResult {
+pub fn proxy_log(
+    caller: &mut Caller<'_, HostState>,
+    level: i32,
+    msg: i32,
+    msg_len: i32,
+) -> HcResult {
     let level = LogLevel::from_i32(level).ok_or(Status::BadArgument)?;
     let bytes = gm::read(caller, msg, msg_len)?;
     let state = caller.data_mut();
     let ctx = state.active_context;
-    state.env.logger.log(ctx, level, &String::from_utf8_lossy(&bytes));
+    state
+        .env
+        .logger
+        .log(ctx, level, &String::from_utf8_lossy(&bytes));
     Ok(())
 }
 

@@ -6,10 +6,18 @@ use crate::abi::{MetricType, Status};
 use crate::guest_memory::{self as gm, HcResult};
 use crate::state::HostState;
 
-pub fn proxy_define_metric(caller: &mut Caller<'_, HostState>, kind: i32, name: i32, name_len: i32, ret_id: i32) -> HcResult {
+pub fn proxy_define_metric(
+    caller: &mut Caller<'_, HostState>,
+    kind: i32,
+    name: i32,
+    name_len: i32,
+    ret_id: i32,
+) -> HcResult {
     let kind = MetricType::from_i32(kind).ok_or(Status::BadArgument)?;
     let name = gm::read(caller, name, name_len)?;
-    let name = std::str::from_utf8(&name).map_err(|_| Status::BadArgument)?.to_owned();
+    let name = std::str::from_utf8(&name)
+        .map_err(|_| Status::BadArgument)?
+        .to_owned();
     gm::check(caller, ret_id, 4)?;
     let id = caller.data_mut().metrics.define(kind, &name)?;
     gm::write_u32(caller, ret_id, id)

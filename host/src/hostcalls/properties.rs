@@ -24,7 +24,13 @@ fn well_known(state: &HostState, path: &[&[u8]]) -> Option<Vec<u8>> {
     }
 }
 
-pub fn proxy_get_property(caller: &mut Caller<'_, HostState>, path: i32, path_len: i32, ret_value: i32, ret_len: i32) -> HcResult {
+pub fn proxy_get_property(
+    caller: &mut Caller<'_, HostState>,
+    path: i32,
+    path_len: i32,
+    ret_value: i32,
+    ret_len: i32,
+) -> HcResult {
     let raw = gm::read(caller, path, path_len)?;
     let segments = split_path(&raw)?;
     let state = caller.data_mut();
@@ -36,7 +42,13 @@ pub fn proxy_get_property(caller: &mut Caller<'_, HostState>, path: i32, path_le
     gm::return_bytes(caller, &value, ret_value, ret_len)
 }
 
-pub fn proxy_set_property(caller: &mut Caller<'_, HostState>, path: i32, path_len: i32, value: i32, value_len: i32) -> HcResult {
+pub fn proxy_set_property(
+    caller: &mut Caller<'_, HostState>,
+    path: i32,
+    path_len: i32,
+    value: i32,
+    value_len: i32,
+) -> HcResult {
     let raw = gm::read(caller, path, path_len)?;
     let value = gm::read(caller, value, value_len)?;
     let segments = split_path(&raw)?;

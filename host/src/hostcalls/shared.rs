@@ -8,7 +8,14 @@ use crate::embedder::SharedDataError;
 use crate::guest_memory::{self as gm, HcResult};
 use crate::state::HostState;
 
-pub fn proxy_set_shared_data(caller: &mut Caller<'_, HostState>, key: i32, key_len: i32, value: i32, value_len: i32, cas: i32) -> HcResult {
+pub fn proxy_set_shared_data(
+    caller: &mut Caller<'_, HostState>,
+    key: i32,
+    key_len: i32,
+    value: i32,
+    value_len: i32,
+    cas: i32,
+) -> HcResult {
     let k = gm::read(caller, key, key_len)?;
     let v = gm::read(caller, value, value_len)?;
     match caller.data().env.shared_data.set(&k, &v, cas as u32) {
@@ -18,10 +25,22 @@ pub fn proxy_set_shared_data(caller: &mut Caller<'_, HostState>, key: i32, key_l
     }
 }
 
-pub fn proxy_get_shared_data(caller: &mut Caller<'_, HostState>, key: i32, key_len: i32, ret_value: i32, ret_len: i32, ret_cas: i32) -> HcResult {
+pub fn proxy_get_shared_data(
+    caller: &mut Caller<'_, HostState>,
+    key: i32,
+    key_len: i32,
+    ret_value: i32,
+    ret_len: i32,
+    ret_cas: i32,
+) -> HcResult {
     let k = gm::read(caller, key, key_len)?;
     gm::check(caller, ret_cas, 4)?;
-    let (value, cas) = caller.data().env.shared_data.get(&k).ok_or(Status::NotFound)?;
+    let (value, cas) = caller
+        .data()
+        .env
+        .shared_data
+        .get(&k)
+        .ok_or(Status::NotFound)?;
     gm::return_bytes(caller, &value, ret_value, ret_len)?;
     gm::write_u32(caller, ret_cas, cas)
 }

@@ -21,7 +21,13 @@ fn errno(r: Result<(), Fail>) -> WasiResult {
 }
 
 /// stdout → INFO, stderr → ERROR.
-pub fn fd_write(caller: &mut Caller<'_, HostState>, fd: i32, iovs: i32, iovs_len: i32, ret_written: i32) -> WasiResult {
+pub fn fd_write(
+    caller: &mut Caller<'_, HostState>,
+    fd: i32,
+    iovs: i32,
+    iovs_len: i32,
+    ret_written: i32,
+) -> WasiResult {
     let level = match fd {
         1 => LogLevel::Info,
         2 => LogLevel::Error,
@@ -43,12 +49,20 @@ pub fn fd_write(caller: &mut Caller<'_, HostState>, fd: i32, iovs: i32, iovs_len
         let text = String::from_utf8_lossy(&message);
         let state = caller.data_mut();
         let ctx = state.active_context;
-        state.env.logger.log(ctx, level, text.trim_end_matches('\n'));
+        state
+            .env
+            .logger
+            .log(ctx, level, text.trim_end_matches('\n'));
         gm::write_u32(caller, ret_written, message.len() as u32)
     })())
 }
 
-pub fn clock_time_get(caller: &mut Caller<'_, HostState>, clock: i32, _precision: i64, ret_time: i32) -> WasiResult {
+pub fn clock_time_get(
+    caller: &mut Caller<'_, HostState>,
+    clock: i32,
+    _precision: i64,
+    ret_time: i32,
+) -> WasiResult {
     if clock != 0 && clock != 1 {
         return Ok(Errno::Notsup as i32);
     }
@@ -65,7 +79,10 @@ pub fn random_get(caller: &mut Caller<'_, HostState>, buf: i32, buf_len: i32) ->
         return Ok(Errno::Fault as i32);
     }
     let mut bytes = vec![0u8; len];
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).is_err() {
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_err()
+    {
         return Ok(Errno::Notsup as i32);
     }
     errno(gm::write(caller, buf, &bytes))
@@ -86,5 +103,7 @@ pub fn nothing_to_get(_: &mut Caller<'_, HostState>, _: i32, _: i32) -> WasiResu
 
 /// A filter has no process to exit: end the current call as a trap.
 pub fn proc_exit(_: &mut Caller<'_, HostState>, code: i32) -> wasmtime::Result<()> {
-    Err(wasmtime::Error::msg(format!("filter called proc_exit({code})")))
+    Err(wasmtime::Error::msg(format!(
+        "filter called proc_exit({code})"
+    )))
 }

@@ -15,13 +15,18 @@ use std::time::Duration;
 
 use proxy_wasm_host::hostcalls::HOST_FUNCTIONS;
 use proxy_wasm_host::{
-    Event, FilterHost, FilterOptions, HostError, Limits, MemorySharedData, Recorder, Runtime, RuntimeConfig,
+    Event, FilterHost, FilterOptions, HostError, Limits, MemorySharedData, Recorder, Runtime,
+    RuntimeConfig,
 };
 
 pub fn imports() -> String {
     let mut out = String::new();
     for f in HOST_FUNCTIONS {
-        let result = if f.name == "proc_exit" { "" } else { "(result i32)" };
+        let result = if f.name == "proc_exit" {
+            ""
+        } else {
+            "(result i32)"
+        };
         out.push_str(&format!(
             "(import \"{}\" \"{}\" (func ${} (param {}) {}))\n",
             f.module,
@@ -56,7 +61,10 @@ pub fn filter(body: &str) -> String {
 }
 
 pub fn filter_with_marker(marker: &str, body: &str) -> String {
-    format!("(module\n{}\n(func (export \"{marker}\"))\n{PRELUDE}\n{body}\n)", imports())
+    format!(
+        "(module\n{}\n(func (export \"{marker}\"))\n{PRELUDE}\n{body}\n)",
+        imports()
+    )
 }
 
 pub struct Harness {
@@ -69,19 +77,37 @@ pub struct Harness {
 }
 
 pub fn runtime() -> Runtime {
-    Runtime::new(RuntimeConfig { epoch_tick: Duration::from_millis(1), start_ticker: true }).unwrap()
+    Runtime::new(RuntimeConfig {
+        epoch_tick: Duration::from_millis(1),
+        start_ticker: true,
+    })
+    .unwrap()
 }
 
 impl Harness {
     pub fn new(body: &str) -> Self {
-        Self::try_new(body, FilterOptions::default(), Arc::new(MemorySharedData::new())).unwrap()
+        Self::try_new(
+            body,
+            FilterOptions::default(),
+            Arc::new(MemorySharedData::new()),
+        )
+        .unwrap()
     }
 
-    pub fn try_new(body: &str, options: FilterOptions, shared: Arc<MemorySharedData>) -> Result<Self, HostError> {
+    pub fn try_new(
+        body: &str,
+        options: FilterOptions,
+        shared: Arc<MemorySharedData>,
+    ) -> Result<Self, HostError> {
         let runtime = runtime();
         let module = runtime.compile(filter(body).as_bytes())?;
         let recorder = Recorder::new();
-        let host = FilterHost::new(&runtime, &module, recorder.environment(shared.clone()), options)?;
+        let host = FilterHost::new(
+            &runtime,
+            &module,
+            recorder.environment(shared.clone()),
+            options,
+        )?;
         Ok(Self {
             runtime,
             host,
@@ -93,14 +119,32 @@ impl Harness {
     }
 
     pub fn with_limits(body: &str, limits: Limits) -> Result<Self, HostError> {
-        Self::try_new(body, FilterOptions { limits, ..Default::default() }, Arc::new(MemorySharedData::new()))
+        Self::try_new(
+            body,
+            FilterOptions {
+                limits,
+                ..Default::default()
+            },
+            Arc::new(MemorySharedData::new()),
+        )
     }
 
     fn collect(&self) {
         for e in self.recorder.drain() {
-            if let Event::Property { context, path, value } = &e {
-                let name = path.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>().join(".");
-                self.reported.borrow_mut().insert((*context, name), value.clone());
+            if let Event::Property {
+                context,
+                path,
+                value,
+            } = &e
+            {
+                let name = path
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                self.reported
+                    .borrow_mut()
+                    .insert((*context, name), value.clone());
             }
             self.events.borrow_mut().push(e);
         }
@@ -114,7 +158,9 @@ impl Harness {
 
     /// An i32 reported with `$report`.
     pub fn num(&self, ctx: u32, name: &str) -> u32 {
-        let b = self.bytes(ctx, name).unwrap_or_else(|| panic!("nothing reported as {name:?} by context {ctx}"));
+        let b = self
+            .bytes(ctx, name)
+            .unwrap_or_else(|| panic!("nothing reported as {name:?} by context {ctx}"));
         u32::from_le_bytes(b[..4].try_into().unwrap())
     }
 
@@ -134,7 +180,10 @@ impl Harness {
     }
 
     /// New HTTP context + on_request_headers.
-    pub fn request(&mut self, headers: &[(&str, &str)]) -> (u32, Result<proxy_wasm_host::Action, HostError>) {
+    pub fn request(
+        &mut self,
+        headers: &[(&str, &str)],
+    ) -> (u32, Result<proxy_wasm_host::Action, HostError>) {
         let id = match self.host.create_http_context() {
             Ok(id) => id,
             Err(e) => return (0, Err(e)),
