@@ -49,9 +49,12 @@ function requestById(id: u32): HttpContext | null {
 // Garbage collection.  The build uses the `minimal` runtime (no shadow stack:
 // half the code size of `incremental` and faster calls), which never collects
 // on its own.  Collecting is safe only when no managed reference lives in a
-// wasm frame: at the end of the outermost host callback.  Per-request garbage
-// is small, so collecting every COLLECT_EVERY callbacks bounds the heap cheaply.
-const COLLECT_EVERY: u32 = 256;
+// wasm frame: at the end of the outermost host callback.  The filter collects
+// after every tick (every 100 ms by default) and every callout answer (parsed
+// JSON is most of the garbage), and, as a bound on the heap during bursts,
+// every COLLECT_EVERY callbacks; a cache hit allocates one small context
+// object, so this keeps collections off the request path's p99.
+const COLLECT_EVERY: u32 = 4096;
 let depth: u32 = 0;
 let callbacksSinceCollect: u32 = 0;
 
@@ -122,7 +125,8 @@ export function proxy_on_http_call_response(contextId: u32, token: u32, headerCo
   if (root === null) return;
   enter();
   root.onHttpCallResponse(token, headerCount, bodySize, trailerCount);
-  leave(false);
+  leave(true); // answers are parsed into garbage (JSON); not on the hit path
+
 }
 
 export function proxy_on_request_headers(id: u32, headerCount: u32, endOfStream: bool): u32 {
