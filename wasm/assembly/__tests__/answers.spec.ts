@@ -74,6 +74,13 @@ describe("json reader", () => {
     expect(parseJsonString("01").value).toBeNull();
   });
 
+  it("bounds the number of values in a document", () => {
+    expect(parseJsonString("[" + "0,".repeat(99_998) + "0]").value).not.toBeNull();
+    const tooMany = parseJsonString("[" + "0,".repeat(100_000) + "0]");
+    expect(tooMany.value).toBeNull();
+    expect(tooMany.error.includes("too many values")).toBe(true);
+  });
+
   it("formats decimals", () => {
     expect(decimal(0)).toBe("0");
     expect(decimal(1234567890123)).toBe("1234567890123");

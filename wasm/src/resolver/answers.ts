@@ -5,7 +5,10 @@
 import { parseJson, JsonKind, JsonValue } from "./json";
 import { isValidBackend } from "./backend";
 
-export const MAX_ANSWER_BYTES: i32 = 4 * 1024 * 1024;
+/** A /resolve answer is one small object. */
+export const MAX_RESOLVE_BYTES: i32 = 64 * 1024;
+/** A /changes page holds at most 1000 changes (about 100 KB). */
+export const MAX_CHANGES_BYTES: i32 = 1024 * 1024;
 
 /** The backend from a /resolve 200 body, or null if the body is unusable. */
 export function readResolveAnswer(body: Uint8Array): string | null {

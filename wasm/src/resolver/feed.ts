@@ -10,7 +10,7 @@ import { Status, BufferType } from "../abi/types";
 import { HeaderPair } from "../abi/headers";
 import { ResolverConfig } from "./config";
 import { Lease, LEASE_KEY, decodeLease } from "./lease";
-import { readChanges, MAX_ANSWER_BYTES } from "./answers";
+import { readChanges, MAX_CHANGES_BYTES } from "./answers";
 import { bumpEpoch, invalidateHost } from "./cache";
 import { normalizeHost } from "./normalize";
 import { calloutStatus } from "./respond";
@@ -92,7 +92,7 @@ export class ChangeFollower {
     let batchSeq: u64 = 0;
     let applied = false;
     let empty = false;
-    if (status == 200 && bodySize <= <usize>MAX_ANSWER_BYTES) {
+    if (status == 200 && bodySize <= <usize>MAX_CHANGES_BYTES) {
       const body = host.getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize);
       const batch = body !== null ? readChanges(Uint8Array.wrap(body)) : null;
       if (batch !== null) {

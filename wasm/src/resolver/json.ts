@@ -17,6 +17,12 @@ export namespace JsonKind {
 }
 
 const MAX_DEPTH = 16;
+/** Values per document: bounds the memory a hostile or broken answer can cost. */
+const MAX_VALUES = 100_000;
+
+// Scalars share these (never written to): only arrays and objects get their own.
+const NO_ITEMS: Array<JsonValue> = [];
+const NO_KEYS: Array<string> = [];
 
 export class JsonValue {
   kind: i32 = JsonKind.Null;
@@ -24,8 +30,8 @@ export class JsonValue {
   num: f64 = 0;
   isInteger: bool = false;
   str: string = "";
-  items: Array<JsonValue> = [];
-  keys: Array<string> = [];
+  items: Array<JsonValue> = NO_ITEMS;
+  keys: Array<string> = NO_KEYS;
 
   /** Object member by key (last one wins, as in JSON.parse); null if absent or not an object. */
   get(key: string): JsonValue | null {
@@ -43,6 +49,7 @@ export class JsonResult {
 
 class Reader {
   pos: i32 = 0;
+  values: i32 = 0;
   error: string = "";
   constructor(public bytes: Uint8Array) {}
 
@@ -71,6 +78,7 @@ class Reader {
 
   value(depth: i32): JsonValue | null {
     if (depth > MAX_DEPTH) return this.fail("nesting too deep");
+    if (++this.values > MAX_VALUES) return this.fail("too many values");
     this.skipSpace();
     const c = this.peek();
     const v = new JsonValue();
@@ -93,6 +101,8 @@ class Reader {
   object(depth: i32): JsonValue | null {
     const v = new JsonValue();
     v.kind = JsonKind.Object;
+    v.items = [];
+    v.keys = [];
     this.pos++;
     this.skipSpace();
     if (this.peek() == 0x7d) { this.pos++; return v; }
@@ -121,6 +131,7 @@ class Reader {
   array(depth: i32): JsonValue | null {
     const v = new JsonValue();
     v.kind = JsonKind.Array;
+    v.items = [];
     this.pos++;
     this.skipSpace();
     if (this.peek() == 0x5d) { this.pos++; return v; }

@@ -9,7 +9,7 @@ import { ResolverConfig, parseConfig, MAX_CONFIG_BYTES } from "./config";
 import { CacheEntry, EntryKind, hostKey, freshKindAt, decodeEntryAt, ENTRY_HEADER, HOST_KEY_PREFIX } from "./entry";
 import { StoredEntry, writeEntry, reserveEntry, readEpoch, allocateWorkerId } from "./cache";
 import { returnedPtr, returnedSize } from "../abi/memory";
-import { readResolveAnswer, MAX_ANSWER_BYTES } from "./answers";
+import { readResolveAnswer, MAX_RESOLVE_BYTES } from "./answers";
 import { ChangeFollower } from "./feed";
 import { Resolution, Outcome, backendOf, NOT_FOUND, UNAVAILABLE, deliver, calloutStatus, setBackendRaw } from "./respond";
 import { ResolverRequest } from "./request";
@@ -228,7 +228,7 @@ export class ResolverRoot extends RootContext {
         now + <u64>this.config.negativeTtlMs, now, ""), lookup.cas);
       return NOT_FOUND;
     }
-    if (status == 200 && bodySize <= <usize>MAX_ANSWER_BYTES) {
+    if (status == 200 && bodySize <= <usize>MAX_RESOLVE_BYTES) {
       const body = host.getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize);
       const backend = body !== null ? readResolveAnswer(Uint8Array.wrap(body)) : null;
       if (backend !== null) {
