@@ -7,14 +7,14 @@ mod convert;
 mod shared;
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use proxy_wasm_host::recorder::Event;
 use proxy_wasm_host::{
-    Action, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits, MemorySharedData,
+    Action, FilterModule, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits, MemorySharedData,
     Recorder, Runtime, RuntimeConfig,
 };
 
@@ -29,6 +29,22 @@ fn runtime() -> Result<&'static Runtime> {
         .get_or_init(|| Runtime::new(RuntimeConfig::default()).map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| Error::from_reason(e.clone()))
+}
+
+/// Compiled modules by their bytes: tests start many hosts of the same filter,
+/// and compiling a real filter costs tens of milliseconds. Small and bounded.
+fn compile(runtime: &Runtime, wasm: &[u8]) -> Result<FilterModule> {
+    static CACHE: Mutex<Vec<(Vec<u8>, FilterModule)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, module)) = cache.iter().find(|(bytes, _)| bytes.as_slice() == wasm) {
+        return Ok(module.clone());
+    }
+    let module = runtime.compile(wasm).map_err(js_error)?;
+    if cache.len() >= 16 {
+        cache.remove(0);
+    }
+    cache.push((wasm.to_vec(), module.clone()));
+    Ok(module)
 }
 
 fn js_error(e: HostError) -> Error {
@@ -190,7 +206,7 @@ impl JsFilterHost {
         }
         options.limits = limits;
         let runtime = runtime()?;
-        let module = runtime.compile(&wasm).map_err(js_error)?;
+        let module = compile(runtime, &wasm)?;
         let recorder = Recorder::new();
         let host = proxy_wasm_host::FilterHost::new(
             runtime,
