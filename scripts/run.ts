@@ -2,19 +2,19 @@
 // built, Debian's nginx with them, both in the foreground. Logs from both reach
 // this terminal; Ctrl-C or SIGTERM stops both and leaves nothing running.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect } from "node:net";
+import { defaultFilter, defaultModule, root, writeNginxConf } from "./nginx-conf.ts";
 
-const root = resolve(import.meta.dirname, "..");
 const env = process.env;
 const stateDir = resolve(env.STATE_DIR || join(root, ".run"));
 const domain = env.DOMAIN || "localhost";
 const port = env.PORT || "8080";
 const apiListen = env.API_LISTEN || "127.0.0.1:9000";
 const resolverSocket = join(stateDir, "resolver.sock");
-const modulePath = env.SET_BACKEND_MODULE || join(root, "build/modules/ngx_http_set_backend.so");
-const filterPath = env.SET_BACKEND_FILTER || join(root, "build/resolver.wasm");
+const modulePath = env.SET_BACKEND_MODULE || defaultModule;
+const filterPath = env.SET_BACKEND_FILTER || defaultFilter;
 
 function fail(message: string): never {
   process.stderr.write(`make run: ${message}\n`);
@@ -23,15 +23,6 @@ function fail(message: string): never {
 
 if (!/^[A-Za-z0-9.-]+$/.test(domain)) fail(`DOMAIN must be a DNS name, got ${JSON.stringify(domain)}`);
 if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) fail(`PORT must be 1-65535, got ${JSON.stringify(port)}`);
-
-/** Fills {{NAME}} placeholders; a placeholder without a value is an error, not an empty string. */
-export function render(template: string, values: Record<string, string>): string {
-  return template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
-    const value = values[name];
-    if (value === undefined) fail(`the nginx template uses {{${name}}}, which has no value`);
-    return value;
-  });
-}
 
 function waitForSocket(path: string, child: ChildProcess): Promise<void> {
   return new Promise((resolveReady, reject) => {
@@ -100,23 +91,16 @@ if (!existsSync(modulePath) || !existsSync(filterPath)) {
     `make run: the nginx module (${modulePath}) or the filter (${filterPath}) is not built yet: running the route API alone on ${apiListen}\n`,
   );
 } else {
-  const template = readFileSync(join(root, "nginx/nginx.conf.template"), "utf8");
-  const confPath = join(stateDir, "nginx.conf");
-  writeFileSync(
-    confPath,
-    render(template, {
-      MODULE: modulePath,
-      FILTER: filterPath,
-      STATE_DIR: stateDir,
-      DOMAIN: domain,
-      PORT: port,
-      API_LISTEN: apiListen,
-      RESOLVER_SOCKET: resolverSocket,
-      PAGES: join(root, "nginx/pages"),
-    }),
-  );
-  mkdirSync(join(stateDir, "nginx"), { recursive: true });
-  nginx = spawn("/usr/sbin/nginx", ["-p", join(stateDir, "nginx"), "-c", confPath, "-g", "daemon off;"], { stdio: "inherit" });
+  const args = writeNginxConf({
+    stateDir,
+    listen: port,
+    domain,
+    apiListen,
+    resolverSocket,
+    module: modulePath,
+    filter: filterPath,
+  });
+  nginx = spawn("/usr/sbin/nginx", args, { stdio: "inherit" });
   supervise("nginx", nginx);
   process.stderr.write(`make run: nginx on port ${port}: api.${domain} is the route API, every other host is routed\n`);
 }
