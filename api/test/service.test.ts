@@ -1,52 +1,19 @@
 // The service as a process: start-up, token generation, health, metrics, logs,
 // request ids and a graceful stop on SIGTERM.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, readFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import test, { type ExecutionContext } from "ava";
 import { httpRequest, post, startTestService, TOKEN } from "./helpers.ts";
+import { startApiProcess, type ApiProcess } from "./process.ts";
 
-interface Child {
-  process: ChildProcess;
-  port: number;
-  socket: string;
-  logs: Record<string, unknown>[];
-  stderr: string[];
-  exited: Promise<number | null>;
-}
-
-// Starts `node api/src/main.ts` and waits for its "route API listening" log line.
-async function startChild(t: ExecutionContext, dir: string, env: Record<string, string> = {}): Promise<Child> {
-  const child = spawn(process.execPath, ["--import=tsx", "api/src/main.ts"], {
-    env: { ...process.env, STATE_DIR: dir, API_LISTEN: "127.0.0.1:0", LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+async function startChild(t: ExecutionContext, dir: string, env: Record<string, string> = {}): Promise<ApiProcess> {
+  const child = await startApiProcess(dir, env);
   t.teardown(() => {
-    if (child.exitCode === null) child.kill("SIGKILL");
+    if (child.process.exitCode === null) child.process.kill("SIGKILL");
   });
-  const logs: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  child.stderr!.on("data", (d: Buffer) => stderr.push(d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      logs.push(entry);
-      if (entry.msg === "route API listening") resolve(entry);
-    });
-    exited.then((code) => reject(new Error(`service exited with ${code}: ${stderr.join("")}`)));
-  });
-  const ready = await listening;
-  return {
-    process: child,
-    port: Number(String(ready.public).split(":").at(-1)),
-    socket: String(ready.internal).slice("unix:".length),
-    logs,
-    stderr,
-    exited,
-  };
+  return child;
 }
 
 function tempDir(t: ExecutionContext): string {
