@@ -106,7 +106,8 @@ export declare class FilterHost {
    * Answers an http call; null = the call failed (the filter sees no headers and
    * an empty body). Returns the outcome of the context that made the call first
    * (the root context's for calls made in tick), then any other context the filter
-   * acted on; [] if that context is already finished. Throws for unknown tokens.
+   * acted on; [] if that context is gone (finished, or lost with a trapped instance).
+   * Throws for unknown or already answered tokens.
    */
   deliverHttpCallResponse(token: number, resp: HttpCallAnswer | null): Outcome[]
   /** proxy_on_tick on the root context. */

@@ -43,6 +43,9 @@ pub enum HostError {
     #[error("unknown context id {0}")]
     UnknownContext(u32),
 
+    #[error("http call {0} was made by a context lost with a trapped filter instance")]
+    CallContextLost(u32),
+
     #[error("unknown http call token {0}")]
     UnknownHttpCall(u32),
 

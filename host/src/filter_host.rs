@@ -82,7 +82,7 @@ impl FilterHost {
             state.root_context = ROOT_CONTEXT;
             state.active_context = ROOT_CONTEXT;
             state.http_contexts.clear();
-            state.pending_calls.clear();
+            state.orphan_calls(None);
             state.call_response = None;
             state.done_queue.clear();
             state.tick_period_ms = 0;
@@ -171,7 +171,7 @@ impl FilterHost {
         }
         let state = inst.state_mut();
         state.http_contexts.remove(&id);
-        state.pending_calls.retain(|_, ctx| *ctx != id);
+        state.orphan_calls(Some(id));
         Ok(())
     }
 
@@ -249,15 +249,35 @@ impl FilterHost {
 
     /// Delivers the answer to http call `token` (`None`: the call failed, the guest
     /// sees zero headers and an empty body) through `proxy_on_http_call_response`.
-    /// Returns the id of the context that made the call, or `None` when that
-    /// context is gone (finished, or lost with a trapped instance).
+    /// Returns the id of the context that made the call, or `None` when the
+    /// embedder already finished that context. `HostError::CallContextLost` when
+    /// the context died with a trapped instance (the embedder should fail its
+    /// request); `HostError::UnknownHttpCall` for tokens never issued or already
+    /// answered.
     pub fn deliver_http_call_response(
         &mut self,
         token: u32,
         response: Option<HttpCallResponse>,
     ) -> Result<Option<u32>> {
+        let live = self.instance.is_some();
+        let state = match self.instance.as_mut() {
+            Some(inst) => inst.state_mut(),
+            None => match self.spare.as_mut() {
+                Some(spare) => spare,
+                None => return Err(HostError::UnknownHttpCall(token)),
+            },
+        };
+        match state.orphaned_calls.remove(&token) {
+            Some(true) => return Err(HostError::CallContextLost(token)),
+            Some(false) => return Ok(None),
+            None => {}
+        }
+        // A discarded instance's calls are orphaned when the next one starts.
+        if !live && state.pending_calls.remove(&token).is_some() {
+            return Err(HostError::CallContextLost(token));
+        }
         let Some(inst) = self.instance.as_mut() else {
-            return Ok(None);
+            return Err(HostError::UnknownHttpCall(token));
         };
         let Some(context_id) = inst.state_mut().pending_calls.remove(&token) else {
             return Err(HostError::UnknownHttpCall(token));

@@ -37,6 +37,9 @@ pub struct HostState {
     pub call_response: Option<HttpCallResponse>,
     /// token → context that dispatched the call.
     pub pending_calls: HashMap<u32, u32>,
+    /// Tokens whose context went away before the answer came, with whether it
+    /// was lost with a trapped instance (true) or finished by the embedder (false).
+    pub orphaned_calls: HashMap<u32, bool>,
     pub next_token: u32,
     pub tick_period_ms: u32,
     pub metrics: Metrics,
@@ -59,6 +62,7 @@ impl HostState {
             http_contexts: HashMap::new(),
             call_response: None,
             pending_calls: HashMap::new(),
+            orphaned_calls: HashMap::new(),
             next_token: 0,
             tick_period_ms: 0,
             metrics: Metrics::default(),
@@ -70,10 +74,30 @@ impl HostState {
         id == self.root_context || self.http_contexts.contains_key(&id)
     }
 
+    /// Moves the calls of `context` (finished), or all calls when `None` (the
+    /// instance was lost), to the orphans.
+    pub fn orphan_calls(&mut self, context: Option<u32>) {
+        // Bounded: an embedder that never answers must not grow this forever.
+        if self.orphaned_calls.len() > 4 * 1024 {
+            self.orphaned_calls.clear();
+        }
+        let orphans = &mut self.orphaned_calls;
+        self.pending_calls.retain(|token, ctx| {
+            let keep = context.is_some_and(|c| c != *ctx);
+            if !keep {
+                orphans.insert(*token, context.is_none());
+            }
+            keep
+        });
+    }
+
     pub fn allocate_token(&mut self) -> u32 {
         loop {
             self.next_token = self.next_token.wrapping_add(1);
-            if self.next_token != 0 && !self.pending_calls.contains_key(&self.next_token) {
+            if self.next_token != 0
+                && !self.pending_calls.contains_key(&self.next_token)
+                && !self.orphaned_calls.contains_key(&self.next_token)
+            {
                 return self.next_token;
             }
         }

@@ -34,6 +34,7 @@ fn body() -> String {
       (func (export "proxy_on_tick") (param i32)
         (call $report (i32.const 110) (i32.const 1) (call $call (i32.const 111))))
       (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+        (if (i32.eq (local.get 1) (i32.const 3)) (then unreachable))
         (call $report (i32.const 101) (i32.const 1) (call $call (i32.const 100)))   ;; a: status, b: token
         (call $report (i32.const 102) (i32.const 1)
           (call $proxy_http_call (i32.const 2048) (i32.const 9) (i32.const 2560) (i32.const {na_len})
@@ -180,8 +181,49 @@ fn answers_for_finished_requests_are_dropped() {
     let (id, _) = h.request(&[]);
     let token = h.num(id, "b");
     h.host.finish_request(id).unwrap();
+    assert_eq!(
+        h.host.deliver_http_call_response(token, None).unwrap(),
+        None
+    );
+    assert!(
+        matches!(
+            h.host.deliver_http_call_response(token, None),
+            Err(HostError::UnknownHttpCall(_))
+        ),
+        "only once"
+    );
     assert!(matches!(
-        h.host.deliver_http_call_response(token, None),
-        Err(HostError::UnknownHttpCall(_))
+        h.host.deliver_http_call_response(9999, None),
+        Err(HostError::UnknownHttpCall(9999))
     ));
+}
+
+#[test]
+fn answers_for_calls_lost_with_a_trapped_instance_are_errors() {
+    let mut h = Harness::new(&body());
+    let (id1, _) = h.request(&[]);
+    let (id2, _) = h.request(&[]);
+    let (t1, t2) = (h.num(id1, "b"), h.num(id2, "b"));
+    let (_, r) = h.request(&[("a", "1"), ("b", "2"), ("c", "3")]);
+    assert!(r.unwrap_err().is_trap());
+    // Before the next instance starts...
+    assert!(matches!(
+        h.host.deliver_http_call_response(t1, None),
+        Err(HostError::CallContextLost(t)) if t == t1
+    ));
+    // ...and after.
+    let (id3, _) = h.request(&[]);
+    assert!(matches!(
+        h.host.deliver_http_call_response(t2, None),
+        Err(HostError::CallContextLost(t)) if t == t2
+    ));
+    let t3 = h.num(id3, "b");
+    assert!(
+        t3 != t1 && t3 != t2,
+        "tokens are not reused across instances"
+    );
+    assert_eq!(
+        h.host.deliver_http_call_response(t3, None).unwrap(),
+        Some(id3)
+    );
 }

@@ -14,8 +14,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use proxy_wasm_host::recorder::Event;
 use proxy_wasm_host::{
-    Action, FilterModule, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits, MemorySharedData,
-    Recorder, Runtime, RuntimeConfig,
+    Action, FilterModule, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits,
+    MemorySharedData, Recorder, Runtime, RuntimeConfig,
 };
 
 pub use shared::SharedData;
@@ -280,7 +280,8 @@ impl JsFilterHost {
         let events = self.recorder.drain();
         let context = match &result {
             Ok(Some(id)) => *id,
-            Ok(None) => return Ok(Vec::new()),
+            // Nobody to resume: finished, or lost with a trapped instance.
+            Ok(None) | Err(HostError::CallContextLost(_)) => return Ok(Vec::new()),
             Err(HostError::UnknownHttpCall(_)) => return Err(js_error(result.unwrap_err())),
             Err(_) => 0,
         };
