@@ -395,3 +395,10 @@ impl FilterHost {
         }
     }
 }
+
+// Embedders may create a host on one thread and run it on another.
+const _: fn() = || {
+    fn assert_send<T: Send>() {}
+    assert_send::<FilterHost>();
+    assert_send::<Runtime>();
+};

@@ -32,7 +32,7 @@ impl Default for Limits {
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Period of the epoch clock that enforces `limits.deadline`; the deadline is
-    /// rounded up to a whole number of ticks.
+    /// enforced to within one tick (never shorter).
     pub epoch_tick: Duration,
     /// Start a thread that advances the epoch clock. Turn off when the embedder
     /// calls `Runtime::increment_epoch` from its own timer instead.
@@ -91,10 +91,12 @@ impl Runtime {
         self.engine.increment_epoch();
     }
 
-    /// Deadline expressed in epoch ticks (at least one).
+    /// Deadline expressed in epoch ticks. The current tick is already partly
+    /// over when a call starts, so one tick is added: a call gets at least its
+    /// deadline and at most one tick more.
     pub(crate) fn deadline_ticks(&self, deadline: Duration) -> u64 {
         let tick = self.config.epoch_tick.as_nanos().max(1);
-        (deadline.as_nanos().div_ceil(tick)).max(1) as u64
+        deadline.as_nanos().div_ceil(tick) as u64 + 1
     }
 
     /// Compiles a filter from wasm (or, for tests, WAT text) and checks its ABI.

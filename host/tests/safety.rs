@@ -230,3 +230,92 @@ fn proc_exit_is_a_trap() {
     let err = r.unwrap_err();
     assert!(err.to_string().contains("proc_exit(3)"), "{err}");
 }
+
+#[test]
+fn a_trapping_or_looping_allocator_fails_the_call_not_the_host() {
+    for allocator in ["unreachable", "(loop $l (br $l)) (i32.const 0)"] {
+        let wat = format!(
+            r#"(module {imports}
+            (func (export "proxy_abi_version_0_2_1"))
+            (memory (export "memory") 1)
+            (func (export "proxy_on_memory_allocate") (param i32) (result i32) {allocator})
+            (data (i32.const 2048) ":authority")
+            (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+              (call $proxy_get_header_map_value (i32.const 0) (i32.const 2048) (i32.const 10) (i32.const 1008) (i32.const 1012))))"#,
+            imports = imports()
+        );
+        let rt = runtime();
+        let module = rt.compile(wat.as_bytes()).unwrap();
+        let mut host = FilterHost::new(
+            &rt,
+            &module,
+            Recorder::new().environment(Arc::new(MemorySharedData::new())),
+            FilterOptions::default(),
+        )
+        .unwrap();
+        let id = host.create_http_context().unwrap();
+        let r = host.on_request_headers(
+            id,
+            proxy_wasm_host::HeaderMap::from_pairs([(":authority", "a.example")]),
+            true,
+        );
+        let err = r.unwrap_err();
+        assert!(err.is_trap(), "{allocator}: {err}");
+        assert!(!host.is_running());
+        // Without the allocator the next call works on a fresh instance.
+        let id = host.create_http_context().unwrap();
+        assert!(
+            host.on_request_headers(id, proxy_wasm_host::HeaderMap::new(), true)
+                .is_ok()
+        );
+    }
+}
+
+#[test]
+fn unbounded_recursion_is_a_trap() {
+    let mut h = Harness::new(
+        r#"(func $down (param i32) (result i32) (call $down (i32.add (local.get 0) (i32.const 1))))
+           (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (call $down (i32.const 0)))"#,
+    );
+    let (_, r) = h.request(&[]);
+    assert!(
+        matches!(
+            r,
+            Err(HostError::Trap {
+                kind: TrapKind::Fault,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn local_responses_need_a_valid_status_and_an_http_context() {
+    let h = Harness::new(
+        r#"(func (export "proxy_on_vm_start") (param i32 i32) (result i32)
+            (call $report (i32.const 100) (i32.const 1) (call $proxy_send_local_response (i32.const 200)
+              (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+            (i32.const 1))
+          (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+            (call $report (i32.const 101) (i32.const 1) (call $proxy_send_local_response (i32.const 99)
+              (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+            (call $report (i32.const 102) (i32.const 1) (call $proxy_send_local_response (i32.const 600)
+              (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+            (i32.const 0))"#,
+    );
+    assert_eq!(
+        h.num(1, "a"),
+        Status::NotFound as u32,
+        "the root context has no stream"
+    );
+    let mut h = h;
+    let (id, _) = h.request(&[]);
+    assert_eq!(h.num(id, "b"), Status::BadArgument as u32);
+    assert_eq!(h.num(id, "c"), Status::BadArgument as u32);
+    assert!(
+        !h.all_events()
+            .iter()
+            .any(|e| matches!(e, proxy_wasm_host::Event::LocalResponse { .. }))
+    );
+}
