@@ -95,4 +95,32 @@ mod tests {
         );
         assert!(s.get(b"k\0").is_none(), "keys compare in full");
     }
+
+    #[test]
+    fn concurrent_cas_increments_lose_nothing() {
+        use std::sync::Arc;
+        let s = Arc::new(MemorySharedData::new());
+        s.set(b"n", &0u64.to_le_bytes(), 0).unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..500 {
+                        loop {
+                            let (v, cas) = s.get(b"n").unwrap();
+                            let n = u64::from_le_bytes(v.try_into().unwrap()) + 1;
+                            if s.set(b"n", &n.to_le_bytes(), cas).is_ok() {
+                                break;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let (v, _) = s.get(b"n").unwrap();
+        assert_eq!(u64::from_le_bytes(v.try_into().unwrap()), 2000);
+    }
 }
