@@ -83,7 +83,10 @@ pub fn start(cluster: &Cluster, request: Vec<u8>, timeout_ms: ngx_msec_t, done: 
         ngx_add_timer(&mut c.timer, timeout_ms.max(1));
     }
     if rc == ngx::ffi::NGX_OK as isize {
-        unsafe { on_write(conn.write) };
+        // Connected at once (usual for unix sockets). Write from the event loop all the
+        // same: this runs inside the filter's dispatch, and a failure found now must
+        // not complete the call while the filter host is busy.
+        unsafe { ngx_post_event(conn.write, &raw mut ngx_posted_events) };
     }
 }
 

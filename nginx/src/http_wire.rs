@@ -9,11 +9,13 @@ use proxy_wasm_host::header_map::HeaderMap;
 pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
 const MAX_HEADERS: usize = 100;
 
-fn is_token(b: &[u8]) -> bool {
+/// An HTTP field name (RFC 9110 token).
+pub fn is_token(b: &[u8]) -> bool {
     !b.is_empty() && b.iter().all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(c))
 }
 
-fn is_field_value(b: &[u8]) -> bool {
+/// An HTTP field value without CR, LF or other controls (no response splitting).
+pub fn is_field_value(b: &[u8]) -> bool {
     b.iter().all(|c| *c == b'\t' || (*c >= 0x20 && *c != 0x7f))
 }
 

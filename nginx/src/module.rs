@@ -20,6 +20,22 @@ impl HttpModule for Module {
         unsafe { &*ptr::addr_of!(ngx_http_set_backend_module) }
     }
 
+    unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
+        for (name, data) in [("set_backend_shared_entries", 0usize), ("set_backend_shared_evictions", 1)] {
+            let mut name = ngx::ffi::ngx_str_t { len: name.len(), data: name.as_ptr() as *mut u8 };
+            let flags = ngx::ffi::NGX_HTTP_VAR_NOCACHEABLE as ngx::ffi::ngx_uint_t;
+            let v = unsafe { ngx::ffi::ngx_http_add_variable(cf, &mut name, flags) };
+            if v.is_null() {
+                return ngx::ffi::NGX_ERROR as ngx_int_t;
+            }
+            unsafe {
+                (*v).get_handler = Some(crate::variable::get_shared_stat);
+                (*v).data = data;
+            }
+        }
+        ngx::ffi::NGX_OK as ngx_int_t
+    }
+
     unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
         unsafe { crate::phase::register(cf) }
     }
@@ -52,7 +68,7 @@ unsafe impl HttpModuleLocationConf for Module {
 }
 
 static NGX_HTTP_SET_BACKEND_MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
-    preconfiguration: None,
+    preconfiguration: Some(Module::preconfiguration),
     postconfiguration: Some(Module::postconfiguration),
     create_main_conf: Some(Module::create_main_conf),
     init_main_conf: Some(Module::init_main_conf),

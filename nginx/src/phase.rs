@@ -20,7 +20,7 @@ use proxy_wasm_host::{Action, HeaderMap, LocalResponse};
 
 use crate::conf::LocConf;
 use crate::request_ctx::{self, RequestCtx};
-use crate::{bridge, variable, worker, Module};
+use crate::{bridge, http_wire, variable, worker, Module};
 
 /// Registers the handler (postconfiguration).
 pub unsafe fn register(cf: *mut ngx_conf_t) -> ngx_int_t {
@@ -220,6 +220,12 @@ unsafe fn send_local_response(r: *mut ngx_http_request_t, resp: LocalResponse) -
         let pool = Pool::from_ngx_pool(rr.pool);
         for (k, v) in resp.headers.pairs() {
             if k.first() == Some(&b':') || k.eq_ignore_ascii_case(b"content-length") {
+                continue;
+            }
+            if !http_wire::is_token(k) || !http_wire::is_field_value(v) {
+                // A CR/LF here would let the filter split the response: drop the field.
+                let log = (*rr.connection).log;
+                ngx_log_error!(NGX_LOG_ERR, log, "set_backend: filter's local response header \"{}\" is not valid HTTP: dropped", String::from_utf8_lossy(k));
                 continue;
             }
             let (Some(key), Some(value)) = (pool_str(&pool, k), pool_str(&pool, v)) else { return fail(r) };

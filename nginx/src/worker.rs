@@ -179,8 +179,16 @@ pub fn deliver_http_call_response(token: u32, response: Option<HttpCallResponse>
         c
     });
     let result = with_host(|h| h.deliver_http_call_response(token, response));
-    if let Some(Err(e)) = &result {
-        ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\": {}", filter_name(), e);
+    match &result {
+        None => {
+            ngx_log_error!(NGX_LOG_ALERT, log(), "set_backend: answer to http call {} dropped: filter host busy or gone", token);
+        }
+        Some(Err(e)) => {
+            ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\": {}", filter_name(), e);
+        }
+        Some(Ok(_)) => {}
+    }
+    if !matches!(result, Some(Ok(_))) {
         if let Some(c) = context.filter(|c| *c != ROOT_CONTEXT) {
             bridge::with_slot(c, |s| s.failed = true);
             bridge::with(|b| b.woken.push(c));
