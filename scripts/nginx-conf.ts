@@ -15,6 +15,8 @@ export interface NginxSite {
   /** The route API's public listener, host:port. */
   apiListen: string;
   resolverSocket: string;
+  /** Where the access log goes: a file, or a FIFO that `make run` copies to stdout. */
+  accessLog: string;
   module?: string;
   filter?: string;
 }
@@ -45,6 +47,7 @@ export function writeNginxConf(site: NginxSite): string[] {
       API_LISTEN: site.apiListen,
       RESOLVER_SOCKET: site.resolverSocket,
       PAGES: join(root, "nginx/pages"),
+      ACCESS_LOG: site.accessLog,
     }),
   );
   return ["-p", prefix, "-c", confPath, "-g", "daemon off;"];

@@ -1,8 +1,8 @@
 // `make run`: starts the route API and, when the nginx module and the filter are
 // built, Debian's nginx with them, both in the foreground. Logs from both reach
 // this terminal; Ctrl-C or SIGTERM stops both and leaves nothing running.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createReadStream, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect } from "node:net";
 import { defaultFilter, defaultModule, root, writeNginxConf } from "./nginx-conf.ts";
@@ -91,7 +91,17 @@ if (!existsSync(modulePath) || !existsSync(filterPath)) {
     `make run: the nginx module (${modulePath}) or the filter (${filterPath}) is not built yet: running the route API alone on ${apiListen}\n`,
   );
 } else {
+  // nginx writes its access log into a FIFO that is copied to our stdout: it
+  // cannot open /dev/stdout itself when stdout is a socket.
+  const accessLog = join(stateDir, "access.log.pipe");
+  rmSync(accessLog, { force: true });
+  const mkfifo = spawnSync("mkfifo", ["-m", "0600", accessLog]);
+  if (mkfifo.status !== 0) fail(`cannot create ${accessLog}: ${mkfifo.stderr}`);
+  // Opening a FIFO for reading waits for its writer (nginx's master), and the
+  // writer waits for a reader: start reading first.
+  createReadStream(accessLog).pipe(process.stdout);
   const args = writeNginxConf({
+    accessLog,
     stateDir,
     listen: port,
     domain,

@@ -1,0 +1,43 @@
+// What happens when parts of the system go away.
+import test from "ava";
+import { startEchoBackend, startSystem } from "./system.ts";
+
+test.serial("with the API down, cached hosts keep routing and others get the 503 page", async (t) => {
+  const s = await startSystem(t);
+  const app = await startEchoBackend(t, "app");
+  await s.manage("POST", "/entries.json", { host: "cached.example.com", backend: app.address });
+  await s.manage("POST", "/entries.json", { host: "uncached.example.com", backend: app.address });
+  t.is((await s.request("cached.example.com")).status, 200);
+
+  await s.stopApi();
+  const cached = await s.request("cached.example.com", "/still-here");
+  t.is(cached.status, 200);
+  t.is(cached.json().url, "/still-here");
+  const uncached = await s.request("uncached.example.com");
+  t.is(uncached.status, 503);
+  t.regex(String(uncached.headers["content-type"]), /^text\/html/);
+  t.true(uncached.body.includes("uncached.example.com"));
+
+  await s.startApi();
+  // Once the API is back, the host resolves again (after the short error TTL).
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 200; i++) {
+    status = (await s.request("uncached.example.com")).status;
+    if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is(status, 200);
+});
+
+test.serial("after a restart of everything the routes are still there", async (t) => {
+  const s = await startSystem(t);
+  const app = await startEchoBackend(t, "app");
+  await s.manage("POST", "/entries.json", { host: "durable.example.com", backend: app.address });
+  await s.stopNginx();
+  await s.stopApi();
+  await s.startApi();
+  await s.startNginx();
+  const reply = await s.request("durable.example.com");
+  t.is(reply.status, 200);
+  t.is(reply.json().name, "app");
+  t.deepEqual((await s.manage("GET", "/entries.json")).json(), [{ host: "durable.example.com", backend: app.address }]);
+});
