@@ -8,6 +8,8 @@ declare module "autocannon" {
     connections?: number;
     pipelining?: number;
     duration?: number;
+    /** Seconds before a request counts as timed out (default 10). */
+    timeout?: number;
     requests?: { method?: string; path?: string; headers?: Record<string, string> }[];
   }
 
