@@ -1,0 +1,109 @@
+// The real resolver filter (build/resolver.wasm, from wasm/) inside Debian's nginx
+// with the module, against a stand-in route API on a unix socket: a miss pauses
+// requests until one lookup answers (made from the filter's root context, which
+// continues every waiting request), hits are served from the shared zone, and
+// unknown hosts get the filter's 404.
+import test from "ava";
+import { existsSync } from "node:fs";
+import http from "node:http";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chmodSync } from "node:fs";
+import {
+  cleanup, config, freePort, get, requireModule, startBackend, startNginx, tempDir, type Backend, type Nginx,
+} from "./harness.ts";
+
+const resolver = process.env.SET_BACKEND_FILTER ?? fileURLToPath(new URL("../../build/resolver.wasm", import.meta.url));
+
+let dir = "";
+let port = 0;
+let backend: Backend;
+let nginx: Nginx;
+let api: http.Server;
+const resolves = new Map<string, number>();
+let answerDelayMs = 0;
+
+test.before(async () => {
+  requireModule();
+  if (!existsSync(resolver)) throw new Error(`${resolver} is missing: build it with npx asc --config asconfig.json --target release`);
+  dir = tempDir();
+  backend = await startBackend();
+  const socket = join(dir, "route-api.sock");
+  api = http.createServer((req, res) => {
+    const m = /^\/resolve\/(.+)$/.exec(req.url ?? "");
+    if (m?.[1]) {
+      const host = decodeURIComponent(m[1]);
+      resolves.set(host, (resolves.get(host) ?? 0) + 1);
+      setTimeout(() => {
+        if (host.startsWith("unknown.")) {
+          res.statusCode = 404;
+          res.end('{"error":"not found"}');
+          return;
+        }
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ host, backend: `127.0.0.1:${backend.port}`, match: "exact", pattern: host }));
+      }, answerDelayMs);
+      return;
+    }
+    if (req.url?.startsWith("/changes")) {
+      // An idle feed: answer "nothing changed" after a while.
+      setTimeout(() => res.end('{"seq":0,"changes":[]}'), 1000);
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  await new Promise<void>((r) => api.listen(socket, r));
+  chmodSync(socket, 0o666);
+  port = await freePort();
+  nginx = await startNginx(
+    dir,
+    config(
+      dir,
+      `set_backend_filter ${resolver};
+       set_backend_filter_config '{"resolver_cluster": "route_api", "poll_wait_ms": 1000}';
+       set_backend_shared_zone resolver_cache 4m;
+       set_backend_cluster route_api unix:${socket};
+       upstream routed { set_backend_balancer; keepalive 8; }
+       server {
+         listen 127.0.0.1:${port};
+         location / { set_backend $backend; proxy_pass http://routed; proxy_http_version 1.1; proxy_set_header Connection ""; }
+       }`,
+    ),
+    port,
+  );
+});
+
+test.after.always(async () => {
+  await nginx?.stop();
+  await backend?.close();
+  api?.closeAllConnections();
+  await new Promise((r) => api?.close(r));
+  cleanup(dir);
+});
+
+test.serial("concurrent requests for an uncached host wait for one lookup and all reach the backend", async (t) => {
+  answerDelayMs = 200;
+  const replies = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => get(port, `/page${i}`, { host: "Blog.Example.COM" })),
+  );
+  answerDelayMs = 0;
+  for (const [i, r] of replies.entries()) {
+    t.is(r.status, 200);
+    t.is(r.body, `backend /page${i}`);
+  }
+  t.is(resolves.get("blog.example.com"), 1, "one lookup for ten waiting requests");
+});
+
+test.serial("a cached host is routed without asking the API again", async (t) => {
+  const before = resolves.get("blog.example.com") ?? 0;
+  const r = await get(port, "/again", { host: "blog.example.com:8080" });
+  t.is(r.status, 200);
+  t.is(resolves.get("blog.example.com"), before);
+});
+
+test.serial("an unknown host gets the filter's 404 page", async (t) => {
+  const r = await get(port, "/", { host: "unknown.example.com" });
+  t.is(r.status, 404);
+  t.regex(String(r.headers["content-type"]), /text\/html/);
+});
