@@ -6,6 +6,7 @@
 import test from "ava";
 import { existsSync } from "node:fs";
 import http from "node:http";
+import http2 from "node:http2";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chmodSync } from "node:fs";
@@ -17,6 +18,7 @@ const resolver = process.env.SET_BACKEND_FILTER ?? fileURLToPath(new URL("../../
 
 let dir = "";
 let port = 0;
+let h2port = 0;
 let backend: Backend;
 let nginx: Nginx;
 let api: http.Server;
@@ -56,6 +58,7 @@ test.before(async () => {
   await new Promise<void>((r) => api.listen(socket, r));
   chmodSync(socket, 0o666);
   port = await freePort();
+  h2port = await freePort();
   nginx = await startNginx(
     dir,
     config(
@@ -67,6 +70,7 @@ test.before(async () => {
        upstream routed { set_backend_balancer; keepalive 8; }
        server {
          listen 127.0.0.1:${port};
+         listen 127.0.0.1:${h2port} http2;
          location / { set_backend $backend; proxy_pass http://routed; proxy_http_version 1.1; proxy_set_header Connection ""; }
        }`,
     ),
@@ -106,4 +110,23 @@ test.serial("an unknown host gets the filter's 404 page", async (t) => {
   const r = await get(port, "/", { host: "unknown.example.com" });
   t.is(r.status, 404);
   t.regex(String(r.headers["content-type"]), /text\/html/);
+});
+
+test.serial("over HTTP/2 the filter routes by :authority", async (t) => {
+  const session = http2.connect(`http://127.0.0.1:${h2port}`);
+  const body = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = session.request({ ":path": "/h2", ":authority": "h2.example.com" });
+    let status = 0;
+    let data = "";
+    req.on("response", (h) => (status = Number(h[":status"])));
+    req.setEncoding("utf8");
+    req.on("data", (c: string) => (data += c));
+    req.on("end", () => resolve({ status, body: data }));
+    req.on("error", reject);
+    req.end();
+  });
+  session.close();
+  t.is(body.status, 200);
+  t.is(body.body, "backend /h2");
+  t.is(resolves.get("h2.example.com"), 1);
 });
