@@ -115,6 +115,16 @@ test("with the route API failing, a known host keeps its stale backend; an unkno
   t.true(outcomeOf(down, ROOT)?.logs.some((l) => l.message.includes("/resolve/new.example.com failed (status 502)")) ?? false);
 });
 
+test("a host the route API refuses (400) gets the 404 page, not a 503", (t) => {
+  const w = worker(new SharedData());
+  const miss = request(w, "refused.example.com");
+  const out = w.deliverHttpCallResponse(onlyCall(miss).token, { status: 400, body: '{"error":"not a DNS name"}' });
+  t.is(outcomeOf(out, miss.id)?.localResponse?.status, 404);
+  const limited = request(w, "limited.example.com");
+  const busy = w.deliverHttpCallResponse(onlyCall(limited).token, { status: 429 });
+  t.is(outcomeOf(busy, limited.id)?.localResponse?.status, 503, "rate limiting is an outage, not an answer");
+});
+
 test("an answer without a valid backend is a failure, not a cache entry", (t) => {
   const w = worker(new SharedData());
   const miss = request(w, "weird.example.com");

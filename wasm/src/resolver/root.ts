@@ -223,7 +223,10 @@ export class ResolverRoot extends RootContext {
 
   /** Caches the route API's answer (unless an invalidation got there first) and returns it. */
   answer(lookup: Lookup, status: u32, bodySize: usize, now: u64): Resolution {
-    if (status == 404) {
+    // 404: no route. Another 4xx (except timeout and rate limit): the API refuses
+    // the name itself (its full UTS#46 is stricter than the filter's subset), so
+    // there is no site either; it is not an outage to paper over with 503s.
+    if (status >= 400 && status < 500 && status != 408 && status != 429) {
       writeEntry(lookup.key, new CacheEntry(EntryKind.NotFound, lookup.epoch,
         now + <u64>this.config.negativeTtlMs, now, ""), lookup.cas);
       return NOT_FOUND;
