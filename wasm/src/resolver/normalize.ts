@@ -14,7 +14,7 @@
 //
 // Pure code (no host calls) so as-pect can test it.
 
-import { punycodeEncode } from "./punycode";
+import { punycodeInto } from "./punycode";
 import { lowerCodePoint } from "./lowercase";
 
 /** Raw Host values longer than this are refused before any work. */
@@ -26,14 +26,13 @@ function isLdh(c: u32): bool {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2d;
 }
 
-/** Validates one finished ASCII label. */
-function validLabel(label: string): bool {
-  const n = label.length;
+/** Validates `n` label bytes at `p`. */
+function validLabelAt(p: usize, n: i32): bool {
   if (n < 1 || n > MAX_LABEL) return false;
   for (let i = 0; i < n; i++) {
-    if (!isLdh(<u32>label.charCodeAt(i))) return false;
+    if (!isLdh(<u32>load<u8>(p + <usize>i))) return false;
   }
-  return label.charCodeAt(0) != 0x2d && label.charCodeAt(n - 1) != 0x2d;
+  return load<u8>(p) != 0x2d && load<u8>(p + <usize>(n - 1)) != 0x2d;
 }
 
 /**
@@ -70,8 +69,11 @@ function isDotVariant(cp: u32): bool {
   return cp == 0x2e || cp == 0x3002 || cp == 0xff0e || cp == 0xff61;
 }
 
-/** Finishes one label given as code points; returns the ASCII label or null. */
-function finishLabel(cps: Array<u32>): string | null {
+/**
+ * Writes one label given as code points to `out` (at most `cap` bytes):
+ * lowercased, Punycode with "xn--" if non-ASCII.  Returns its length or -1.
+ */
+function labelInto(cps: Array<u32>, out: usize, cap: i32): i32 {
   let ascii = true;
   const lowered = new Array<u32>();
   for (let i = 0; i < cps.length; i++) {
@@ -86,16 +88,18 @@ function finishLabel(cps: Array<u32>): string | null {
     lowered.push(c);
     if (c >= 0x80) ascii = false;
   }
-  cps = lowered;
-  let label = "";
+  let n = lowered.length;
   if (ascii) {
-    for (let i = 0; i < cps.length; i++) label += String.fromCharCode(<i32>cps[i]);
+    if (n > cap) return -1;
+    for (let i = 0; i < n; i++) store<u8>(out + <usize>i, <u8>lowered[i]);
   } else {
-    const encoded = punycodeEncode(cps);
-    if (encoded === null) return null;
-    label = "xn--" + encoded;
+    if (cap < 4) return -1;
+    store<u32>(out, 0x2d2d6e78); // "xn--"
+    const m = punycodeInto(lowered, out + 4, cap - 4);
+    if (m < 0) return -1;
+    n = m + 4;
   }
-  return validLabel(label) ? label : null;
+  return validLabelAt(out, n) ? n : -1;
 }
 
 /** Length of the name without ":port", or -1 if the port is malformed. */
@@ -127,23 +131,23 @@ function normalizeUnicodeInto(ptr: usize, nameLen: i32, out: usize): i32 {
   let end = cps.length;
   if (isDotVariant(cps[end - 1])) end--;
   if (end == 0) return -1;
-  let name = "";
+  let len = 0;
   let label = new Array<u32>();
   for (let i = 0; i <= end; i++) {
     if (i == end || isDotVariant(cps[i])) {
-      const finished = finishLabel(label);
-      if (finished === null) return -1;
-      if (name.length > 0) name += ".";
-      name += finished;
-      if (name.length > MAX_NAME) return -1;
+      if (len > 0) {
+        if (len >= MAX_NAME) return -1;
+        store<u8>(out + <usize>(len++), 0x2e);
+      }
+      const n = labelInto(label, out + <usize>len, MAX_NAME - len);
+      if (n < 0) return -1;
+      len += n;
       label = new Array<u32>();
     } else {
       label.push(cps[i]);
     }
   }
-  // Every finished label is ASCII, so one char is one byte.
-  for (let i = 0; i < name.length; i++) store<u8>(out + <usize>i, <u8>name.charCodeAt(i));
-  return name.length;
+  return len;
 }
 
 /**

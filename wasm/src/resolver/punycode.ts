@@ -26,17 +26,25 @@ function adapt(delta: u32, numPoints: u32, firstTime: bool): u32 {
 }
 
 /**
- * Encodes code points to Punycode (without the "xn--" prefix).
- * Returns null on arithmetic overflow (only reachable with absurdly long input).
+ * Encodes code points to Punycode (without the "xn--" prefix) into `out`, at
+ * most `cap` bytes.  Returns the length, or -1 on arithmetic overflow (only
+ * reachable with absurdly long input) or when the result would not fit.
  */
-export function punycodeEncode(input: Array<u32>): string | null {
-  const out = new Array<i32>();
+export function punycodeInto(input: Array<u32>, out: usize, cap: i32): i32 {
+  let len = 0;
   let basic: u32 = 0;
   for (let i = 0; i < input.length; i++) {
-    if (input[i] < 0x80) { out.push(<i32>input[i]); basic++; }
+    if (input[i] < 0x80) {
+      if (len >= cap) return -1;
+      store<u8>(out + <usize>(len++), <u8>input[i]);
+      basic++;
+    }
   }
   let h = basic;
-  if (basic > 0) out.push(0x2d);
+  if (basic > 0) {
+    if (len >= cap) return -1;
+    store<u8>(out + <usize>(len++), 0x2d);
+  }
   let n = INITIAL_N;
   let delta: u32 = 0;
   let bias = INITIAL_BIAS;
@@ -48,13 +56,13 @@ export function punycodeEncode(input: Array<u32>): string | null {
       if (c >= n && c < m) m = c;
     }
     const step = <u64>(m - n) * <u64>(h + 1);
-    if (<u64>delta + step > <u64>u32.MAX_VALUE) return null;
+    if (<u64>delta + step > <u64>u32.MAX_VALUE) return -1;
     delta += <u32>step;
     n = m;
     for (let i = 0; i < input.length; i++) {
       const c = input[i];
       if (c < n) {
-        if (delta == u32.MAX_VALUE) return null;
+        if (delta == u32.MAX_VALUE) return -1;
         delta++;
       }
       if (c == n) {
@@ -62,10 +70,12 @@ export function punycodeEncode(input: Array<u32>): string | null {
         for (let k = BASE; ; k += BASE) {
           const t = k <= bias ? TMIN : (k >= bias + TMAX ? TMAX : k - bias);
           if (q < t) break;
-          out.push(digit(t + (q - t) % (BASE - t)));
+          if (len >= cap) return -1;
+          store<u8>(out + <usize>(len++), <u8>digit(t + (q - t) % (BASE - t)));
           q = (q - t) / (BASE - t);
         }
-        out.push(digit(q));
+        if (len >= cap) return -1;
+        store<u8>(out + <usize>(len++), <u8>digit(q));
         bias = adapt(delta, h + 1, h == basic);
         delta = 0;
         h++;
@@ -74,7 +84,12 @@ export function punycodeEncode(input: Array<u32>): string | null {
     delta++;
     n++;
   }
-  let s = "";
-  for (let i = 0; i < out.length; i++) s += String.fromCharCode(out[i]);
-  return s;
+  return len;
+}
+
+/** punycodeInto as a string (tests and tools); null when it fails. */
+export function punycodeEncode(input: Array<u32>): string | null {
+  const buf = new ArrayBuffer(1024);
+  const n = punycodeInto(input, changetype<usize>(buf), buf.byteLength);
+  return n < 0 ? null : String.UTF8.decodeUnsafe(changetype<usize>(buf), <usize>n);
 }
