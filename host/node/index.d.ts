@@ -31,6 +31,11 @@ export interface FilterHostOptions {
   deadlineMs?: number
   /** Cap on the filter's linear memory (default 16 MiB). */
   memoryLimitBytes?: number
+  /**
+   * After a failed instance start (trap or false in start-up), calls fail at once
+   * (action 'trap', error "...next attempt in N ms") for this long (default 1000).
+   */
+  restartBackoffMs?: number
 }
 
 export interface LocalResponse {

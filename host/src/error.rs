@@ -40,6 +40,11 @@ pub enum HostError {
     #[error("filter refused to start: {callback} returned false")]
     StartRefused { callback: &'static str },
 
+    #[error(
+        "filter instance unavailable: its last start failed ({cause}); next attempt in {retry_in_ms} ms"
+    )]
+    StartBackoff { cause: String, retry_in_ms: u64 },
+
     #[error("unknown context id {0}")]
     UnknownContext(u32),
 

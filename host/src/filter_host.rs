@@ -2,7 +2,7 @@
 //! HTTP contexts, lifecycle callbacks in spec order, and replacement of the
 //! instance after a trap. This is the API embedders drive.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::{InstancePre, Linker, StoreLimits};
 
@@ -41,6 +41,8 @@ pub struct FilterHost {
     spare: Option<HostState>,
     next_context: u32,
     traps: u64,
+    /// When and why the last instance start failed (cleared by a success).
+    start_failure: Option<(Instant, String)>,
 }
 
 impl FilterHost {
@@ -66,6 +68,7 @@ impl FilterHost {
             spare: Some(HostState::new(env, StoreLimits::default())),
             next_context: ROOT_CONTEXT,
             traps: 0,
+            start_failure: None,
         };
         host.instance()?;
         Ok(host)
@@ -75,6 +78,27 @@ impl FilterHost {
     /// when the previous one was discarded.
     fn instance(&mut self) -> Result<&mut Instance> {
         if self.instance.is_none() {
+            if let Some((at, cause)) = &self.start_failure {
+                let waited = at.elapsed();
+                let backoff = self.options.limits.restart_backoff;
+                if waited < backoff {
+                    return Err(HostError::StartBackoff {
+                        cause: cause.clone(),
+                        retry_in_ms: (backoff - waited).as_millis() as u64,
+                    });
+                }
+            }
+            if let Err(e) = self.start_instance() {
+                self.start_failure = Some((Instant::now(), e.to_string()));
+                return Err(e);
+            }
+            self.start_failure = None;
+        }
+        Ok(self.instance.as_mut().unwrap())
+    }
+
+    fn start_instance(&mut self) -> Result<()> {
+        {
             let mut state = self.spare.take().expect("state is either live or spare");
             state.vm_config = self.options.vm_config.clone();
             state.plugin_config = self.options.plugin_config.clone();
@@ -102,7 +126,7 @@ impl FilterHost {
                 }
             }
         }
-        Ok(self.instance.as_mut().unwrap())
+        Ok(())
     }
 
     fn start_root(inst: &mut Instance, options: &FilterOptions) -> Result<()> {

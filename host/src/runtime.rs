@@ -18,6 +18,11 @@ pub struct Limits {
     pub deadline: Duration,
     /// Cap on a guest's linear memory, in bytes.
     pub memory_bytes: usize,
+    /// After a failed instance start (a trap or `false` in the start-up
+    /// callbacks), calls fail fast with `HostError::StartBackoff` for this long
+    /// instead of starting again: a filter whose start loops until its deadline
+    /// must not cost that deadline on every request.
+    pub restart_backoff: Duration,
 }
 
 impl Default for Limits {
@@ -25,6 +30,7 @@ impl Default for Limits {
         Self {
             deadline: Duration::from_millis(10),
             memory_bytes: 16 << 20,
+            restart_backoff: Duration::from_secs(1),
         }
     }
 }

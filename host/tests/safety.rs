@@ -319,3 +319,89 @@ fn local_responses_need_a_valid_status_and_an_http_context() {
             .any(|e| matches!(e, proxy_wasm_host::Event::LocalResponse { .. }))
     );
 }
+
+/// Its start traps while the shared key "fail" holds "1"; requests with one
+/// header trap.
+const FRAGILE_START: &str = r#"
+  (data (i32.const 2048) "fail")
+  (data (i32.const 2064) "vm_start")
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32)
+    (drop (call $proxy_log (i32.const 2) (i32.const 2064) (i32.const 8)))
+    (if (i32.eqz (call $proxy_get_shared_data (i32.const 2048) (i32.const 4) (i32.const 1008) (i32.const 1012) (i32.const 1016)))
+      (then (if (i32.eq (i32.load8_u (i32.load (i32.const 1008))) (i32.const 49)) (then unreachable))))
+    (i32.const 1))
+  (func (export "proxy_on_request_headers") (param i32) (param $n i32) (param i32) (result i32)
+    (if (i32.eq (local.get $n) (i32.const 1)) (then unreachable))
+    (i32.const 0))"#;
+
+fn fragile(backoff: Duration) -> Harness {
+    Harness::with_limits(
+        FRAGILE_START,
+        Limits {
+            restart_backoff: backoff,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_failing_restart_backs_off_instead_of_retrying_every_call() {
+    use proxy_wasm_host::SharedData;
+    let mut h = fragile(Duration::from_secs(3600));
+    h.shared.set(b"fail", b"1", 0).unwrap();
+    let (_, r) = h.request(&[("a", "1")]);
+    assert!(r.unwrap_err().is_trap());
+    // The next call restarts, and the start traps.
+    let (_, r) = h.request(&[]);
+    assert!(
+        matches!(
+            r,
+            Err(HostError::Trap {
+                callback: "proxy_on_vm_start",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    // Within the backoff: no new start, a clear error.
+    let (_, r) = h.request(&[]);
+    let err = r.unwrap_err();
+    assert!(matches!(err, HostError::StartBackoff { .. }), "{err}");
+    assert!(err.to_string().contains("proxy_on_vm_start"), "{err}");
+    assert_eq!(
+        h.logs().len(),
+        2,
+        "vm_start ran twice: first start and one restart"
+    );
+}
+
+#[test]
+fn without_backoff_a_restart_is_tried_on_every_call_and_recovers() {
+    use proxy_wasm_host::SharedData;
+    let mut h = fragile(Duration::ZERO);
+    h.shared.set(b"fail", b"1", 0).unwrap();
+    let (_, r) = h.request(&[("a", "1")]);
+    assert!(r.unwrap_err().is_trap());
+    for _ in 0..2 {
+        let (_, r) = h.request(&[]);
+        assert!(
+            matches!(
+                r,
+                Err(HostError::Trap {
+                    callback: "proxy_on_vm_start",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+    h.shared.set(b"fail", b"0", 0).unwrap();
+    let (_, r) = h.request(&[]);
+    assert_eq!(r.unwrap(), Action::Continue);
+    assert_eq!(
+        h.logs().len(),
+        4,
+        "first start, two failed restarts, one good one"
+    );
+}

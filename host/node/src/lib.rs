@@ -200,6 +200,12 @@ impl JsFilterHost {
                 }
                 limits.memory_bytes = bytes as usize;
             }
+            if let Some(ms) = o.get::<f64>("restartBackoffMs")? {
+                if !(ms.is_finite() && ms >= 0.0) {
+                    return Err(Error::from_reason("restartBackoffMs must be a number ≥ 0"));
+                }
+                limits.restart_backoff = Duration::from_secs_f64(ms / 1000.0);
+            }
             if let Some(s) = o.get::<ClassInstance<SharedData>>("shared")? {
                 shared = s.store();
             }
