@@ -128,3 +128,39 @@ fn precompiled_modules_load_and_run() {
         HostError::Deserialize(_)
     ));
 }
+
+#[test]
+fn the_precompile_tool_writes_a_loadable_artifact_and_refuses_bad_input() {
+    let dir = std::env::temp_dir().join(format!("precompile-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = dir.join("f.wat");
+    let out = dir.join("f.cwasm");
+    std::fs::write(&wasm, filter("")).unwrap();
+    let tool = env!("CARGO_BIN_EXE_proxy-wasm-precompile");
+    let status = std::process::Command::new(tool)
+        .arg(&wasm)
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rt = runtime();
+    let module = unsafe { rt.deserialize(&std::fs::read(&out).unwrap()) }.unwrap();
+    FilterHost::new(
+        &rt,
+        &module,
+        Recorder::new().environment(Arc::new(MemorySharedData::new())),
+        FilterOptions::default(),
+    )
+    .unwrap();
+
+    std::fs::write(&wasm, filter_with_marker("proxy_abi_version_0_2_0", "")).unwrap();
+    let refused = std::process::Command::new(tool)
+        .arg(&wasm)
+        .arg(dir.join("g.cwasm"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("proxy_abi_version_0_2_0"));
+    assert!(!dir.join("g.cwasm").exists(), "nothing written on failure");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
