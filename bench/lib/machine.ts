@@ -1,5 +1,6 @@
 // What the figures depend on: the machine, how busy it was, and what a process
 // holds in memory and on disk. Read from /proc and the file system (Linux).
+import { execFileSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { availableParallelism, loadavg, release, totalmem } from "node:os";
 
@@ -48,4 +49,17 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
 export function diskUsage(path: string): { allocated: number; apparent: number } {
   const stat = statSync(path);
   return { allocated: stat.blocks * 512, apparent: stat.size };
+}
+
+let clockTicks: number | undefined;
+
+/** CPU time (user + system) a process has used so far, in ms: contention on a shared machine does not inflate it. */
+export function cpuTimeMs(pid: number): number {
+  clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The command name may contain spaces; the fields after it are space-separated.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return ((utime + stime) * 1000) / clockTicks;
 }
