@@ -18,6 +18,11 @@ use crate::http_wire::{self, Parsed, MAX_RESPONSE_BYTES};
 
 pub type Done = Box<dyn FnOnce(Option<HttpCallResponse>)>;
 
+thread_local! {
+    /// Calls in flight in this worker, so that a worker leaving can close them.
+    static LIVE: core::cell::RefCell<std::collections::HashSet<usize>> = Default::default();
+}
+
 struct Call {
     pc: ngx_peer_connection_t,
     /// Deadline of the whole call; also used to complete a call that failed to start.
@@ -50,11 +55,16 @@ pub fn start(cluster: &Cluster, request: Vec<u8>, timeout_ms: ngx_msec_t, done: 
         done: Some(done),
         failed_early: false,
     }));
+    LIVE.with(|l| l.borrow_mut().insert(call as usize));
     let c = unsafe { &mut *call };
     c.name = ngx_str_t { len: cluster.address.len(), data: cluster.address.as_ptr() as *mut u8 };
     c.timer.handler = Some(on_timer);
     c.timer.data = call.cast();
     c.timer.log = cycle_log();
+    // A call alone (e.g. the change feed's long-poll) must not hold a worker back
+    // from a graceful exit; a request waiting for it has its own, non-cancelable,
+    // pause timer, which does.
+    c.timer.set_cancelable(1);
     c.pc.sockaddr = cluster.sockaddr;
     c.pc.socklen = cluster.socklen;
     c.pc.name = &mut c.name;
@@ -181,6 +191,25 @@ unsafe fn fail(call: *mut Call, why: &str) {
 /// Closes the connection, frees the call, then reports — in that order, so the
 /// callback may start new calls freely.
 unsafe fn finish(call: *mut Call, response: Option<HttpCallResponse>) {
+    let done = unsafe { release(call) };
+    if let Some(done) = done {
+        done(response);
+    }
+}
+
+/// The worker is exiting (exit_process): close every call still in flight without
+/// reporting (the filter host is going away too). Otherwise nginx finds their
+/// sockets open at exit and logs an alert.
+pub fn abort_all() {
+    let calls: Vec<usize> = LIVE.with(|l| l.borrow_mut().drain().collect());
+    for call in calls {
+        drop(unsafe { release(call as *mut Call) });
+    }
+}
+
+/// Stops the timer, closes the connection and frees the call; returns its callback.
+unsafe fn release(call: *mut Call) -> Option<Done> {
+    LIVE.with(|l| l.borrow_mut().remove(&(call as usize)));
     let mut call = unsafe { Box::from_raw(call) };
     if call.timer.timer_set() != 0 {
         unsafe { ngx_del_timer(&mut call.timer) };
@@ -191,9 +220,5 @@ unsafe fn finish(call: *mut Call, response: Option<HttpCallResponse>) {
     if !call.pc.connection.is_null() {
         unsafe { ngx_close_connection(call.pc.connection) };
     }
-    let done = call.done.take();
-    drop(call);
-    if let Some(done) = done {
-        done(response);
-    }
+    call.done.take()
 }
