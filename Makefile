@@ -1,12 +1,25 @@
 # set-backend — build entry points. `make run` starts the system, `make test`
-# runs every test; both install what is missing first.
+# runs every test; both install and build what is missing first.
 
 STATE_DIR ?= $(CURDIR)/.run
 export STATE_DIR
+# The ngx crate generates its bindings from Debian's configured nginx tree.
+export NGINX_BUILD_DIR := $(CURDIR)/build/nginx/objs
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+export CARGO_TARGET_DIR
+# Two cores: one compile job each.
+export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: all deps run api test test-api typecheck bench bench-api clean
+FILTER := build/resolver.wasm
+MODULE := build/modules/ngx_http_set_backend.so
+BINDING := host/node/proxy-wasm-host.linux-x64-gnu.node
+RUST_SOURCES := Cargo.toml Cargo.lock $(shell find host nginx -name '*.rs' -o -name Cargo.toml -not -path '*/node_modules/*' 2>/dev/null)
+WASM_SOURCES := asconfig.json $(shell find wasm/src -name '*.ts' 2>/dev/null)
 
-all: deps
+.PHONY: all deps build run api test typecheck test-api test-wasm test-rust test-binding test-filter \
+        test-nginx test-e2e bench bench-api bench-host clean
+
+all: build
 
 # Node packages, reinstalled only when the lockfile changes.
 node_modules/.package-lock.json: package-lock.json
@@ -15,13 +28,25 @@ node_modules/.package-lock.json: package-lock.json
 deps: node_modules/.package-lock.json
 	@scripts/system-deps.sh
 
-# The route API and nginx in the foreground (scripts/run.ts); until the nginx
-# module and the filter are built, the route API alone.
-run: deps
+build: deps $(FILTER) $(MODULE) $(BINDING)
+
+$(FILTER): $(WASM_SOURCES) node_modules/.package-lock.json
+	npx asc --config asconfig.json --target release
+
+$(MODULE): $(RUST_SOURCES)
+	scripts/nginx-build-module.sh
+
+$(BINDING): $(RUST_SOURCES) node_modules/.package-lock.json
+	cd host/node && npx napi build --platform --release --no-js --dts binding.generated.d.ts
+
+# The route API and nginx in the foreground (scripts/run.ts).
+run: build
 	node --import=tsx scripts/run.ts
 
 api: deps
 	node --import=tsx api/src/main.ts
+
+test: typecheck test-api test-wasm test-rust test-binding test-filter test-nginx test-e2e
 
 typecheck: deps
 	npx tsc --noEmit -p .
@@ -29,12 +54,35 @@ typecheck: deps
 test-api: deps
 	npx ava 'api/**/*.test.ts'
 
-test: typecheck test-api
+test-wasm: deps $(FILTER)
+	node wasm/scripts/check-module.mjs
+	npx asp --config wasm/as-pect.config.js --as-config wasm/as-pect.asconfig.json
+	npx asc --config wasm/vectors.asconfig.json
 
-bench: bench-api
+# Release profile: the tests reuse the build of the module and the binding.
+test-rust: deps $(MODULE)
+	cargo test --release -p set-backend-host
+	cargo test --release -p ngx-http-set-backend
+
+test-binding: $(BINDING)
+	npx ava host/node/binding.test.ts
+
+test-filter: $(BINDING) test-wasm
+	npx ava 'tests/filter/**/*.test.ts'
+
+test-nginx: $(MODULE)
+	npx ava 'tests/nginx/*.test.ts'
+
+test-e2e: build
+	npx ava 'tests/e2e/*.test.ts'
+
+bench: bench-api bench-host
 
 bench-api: deps
 	node --import=tsx bench/api-resolve.ts
 
+bench-host: deps
+	cargo bench -p set-backend-host --bench filter_call
+
 clean:
-	rm -rf build target node_modules/.cache
+	rm -rf build target host/node/*.node
