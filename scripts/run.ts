@@ -22,7 +22,10 @@ function fail(message: string): never {
 }
 
 if (!/^[A-Za-z0-9.-]+$/.test(domain)) fail(`DOMAIN must be a DNS name, got ${JSON.stringify(domain)}`);
-if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) fail(`PORT must be 1-65535, got ${JSON.stringify(port)}`);
+// PORT is nginx's `listen`: a port (all interfaces) or address:port, e.g. 127.0.0.1:8080.
+const portMatch = /^(?:(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?(\d{1,5})$/.exec(port);
+const portNumber = Number(portMatch?.[1]);
+if (!portMatch || portNumber < 1 || portNumber > 65535) fail(`PORT must be a port (1-65535) or address:port, got ${JSON.stringify(port)}`);
 
 function waitForSocket(path: string, child: ChildProcess): Promise<void> {
   return new Promise((resolveReady, reject) => {
