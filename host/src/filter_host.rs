@@ -15,6 +15,7 @@ use crate::instance::Instance;
 use crate::metrics::Metric;
 use crate::runtime::{FilterModule, Limits, Runtime};
 use crate::state::{HostState, HttpContext};
+use crate::ticker::GuestThread;
 
 /// Per-filter configuration handed to the guest and the limits it runs under.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +35,7 @@ pub struct FilterHost {
     pre: InstancePre<HostState>,
     options: FilterOptions,
     deadline_ticks: u64,
+    guest_thread: GuestThread,
     /// `None` after a trap, until the next call starts a fresh instance.
     instance: Option<Instance>,
     /// The state of the last discarded instance, kept for the embedder's
@@ -64,6 +66,7 @@ impl FilterHost {
             pre,
             options,
             deadline_ticks,
+            guest_thread: runtime.guest_thread(),
             instance: None,
             spare: Some(HostState::new(env, StoreLimits::default())),
             next_context: ROOT_CONTEXT,
@@ -110,14 +113,19 @@ impl FilterHost {
             state.call_response = None;
             state.done_queue.clear();
             state.tick_period_ms = 0;
-            let mut inst =
-                match Instance::new(&self.pre, state, &self.options.limits, self.deadline_ticks) {
-                    Ok(i) => i,
-                    Err((e, state)) => {
-                        self.spare = Some(state);
-                        return Err(e);
-                    }
-                };
+            let mut inst = match Instance::new(
+                &self.pre,
+                state,
+                &self.options.limits,
+                self.deadline_ticks,
+                self.guest_thread.clone(),
+            ) {
+                Ok(i) => i,
+                Err((e, state)) => {
+                    self.spare = Some(state);
+                    return Err(e);
+                }
+            };
             match Self::start_root(&mut inst, &self.options) {
                 Ok(()) => self.instance = Some(inst),
                 Err(e) => {

@@ -6,6 +6,7 @@ use wasmtime::{InstancePre, Store, StoreLimitsBuilder, Trap, TypedFunc, WasmPara
 use crate::error::{HostError, Result, TrapKind};
 use crate::runtime::Limits;
 use crate::state::HostState;
+use crate::ticker::GuestThread;
 
 /// `proxy_on_http_call_response(context, token, headers, body_size, trailers)`.
 type HttpCallResponseFn = TypedFunc<(i32, i32, i32, i32, i32), ()>;
@@ -30,6 +31,7 @@ pub(crate) struct Instance {
     pub store: Store<HostState>,
     pub callbacks: Callbacks,
     deadline_ticks: u64,
+    guest_thread: GuestThread,
 }
 
 impl Instance {
@@ -42,6 +44,7 @@ impl Instance {
         mut state: HostState,
         limits: &Limits,
         deadline_ticks: u64,
+        guest_thread: GuestThread,
     ) -> std::result::Result<Self, (HostError, HostState)> {
         state.limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
@@ -51,6 +54,7 @@ impl Instance {
         let mut store = Store::new(pre.module().engine(), state);
         store.limiter(|s| &mut s.limits);
         // The deadline covers the wasm start function too.
+        guest_thread.enter();
         store.set_epoch_deadline(deadline_ticks);
         let callbacks = match Self::instantiate(pre, &mut store) {
             Ok(c) => c,
@@ -60,6 +64,7 @@ impl Instance {
             store,
             callbacks,
             deadline_ticks,
+            guest_thread,
         };
         match this.initialize() {
             Ok(()) => Ok(this),
@@ -138,6 +143,7 @@ impl Instance {
         f: &TypedFunc<P, R>,
         params: P,
     ) -> Result<R> {
+        self.guest_thread.enter();
         self.store.set_epoch_deadline(self.deadline_ticks);
         f.call(&mut self.store, params)
             .map_err(|e| trap_error(name, e))

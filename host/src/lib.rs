@@ -22,7 +22,7 @@ pub mod recorder;
 pub mod runtime;
 pub mod shared_data;
 mod state;
-mod ticker;
+pub mod ticker;
 
 pub use abi::{Action, LogLevel, MetricType, Status, StreamType};
 pub use embedder::{
@@ -36,4 +36,4 @@ pub use metrics::Metric;
 pub use recorder::{Event, Recorder};
 pub use runtime::{FilterModule, Limits, Runtime, RuntimeConfig};
 pub use shared_data::MemorySharedData;
-pub use ticker::EpochTicker;
+pub use ticker::{DeadlineClock, EpochTicker};

@@ -9,7 +9,7 @@ use wasmtime::{Config, Engine, Module, OptLevel};
 
 use crate::abi::{ABI_MARKER, ABI_MARKER_PREFIX};
 use crate::error::{HostError, Result};
-use crate::ticker::EpochTicker;
+use crate::ticker::{DeadlineClock, EpochTicker, GuestThread};
 
 /// How guest calls of one filter instance are bounded.
 #[derive(Debug, Clone)]
@@ -37,12 +37,15 @@ impl Default for Limits {
 
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
-    /// Period of the epoch clock that enforces `limits.deadline`; the deadline is
-    /// enforced to within one tick (never shorter).
+    /// Period of the epoch clock that enforces `Limits::deadline`; a call gets
+    /// at least its deadline and at most one tick more.
     pub epoch_tick: Duration,
     /// Start a thread that advances the epoch clock. Turn off when the embedder
     /// calls `Runtime::increment_epoch` from its own timer instead.
     pub start_ticker: bool,
+    /// What the deadline measures: CPU time of the guest's thread (default on
+    /// Linux) or wall time. See `ticker` for the trade-off.
+    pub deadline_clock: DeadlineClock,
 }
 
 impl Default for RuntimeConfig {
@@ -50,6 +53,7 @@ impl Default for RuntimeConfig {
         Self {
             epoch_tick: Duration::from_millis(1),
             start_ticker: true,
+            deadline_clock: DeadlineClock::ThreadCpu,
         }
     }
 }
@@ -60,6 +64,7 @@ impl Default for RuntimeConfig {
 pub struct Runtime {
     engine: Engine,
     config: Arc<RuntimeConfig>,
+    guest_thread: GuestThread,
     _ticker: Option<Arc<EpochTicker>>,
 }
 
@@ -69,10 +74,13 @@ impl Runtime {
         wc.epoch_interruption(true);
         wc.cranelift_opt_level(OptLevel::Speed);
         let engine = Engine::new(&wc).map_err(|e| HostError::Runtime(e.to_string()))?;
+        let guest_thread = GuestThread::default();
         let ticker = if config.start_ticker {
             Some(Arc::new(EpochTicker::start(
                 engine.clone(),
                 config.epoch_tick,
+                config.deadline_clock,
+                guest_thread.clone(),
             )?))
         } else {
             None
@@ -80,6 +88,7 @@ impl Runtime {
         Ok(Self {
             engine,
             config: Arc::new(config),
+            guest_thread,
             _ticker: ticker,
         })
     }
@@ -90,6 +99,11 @@ impl Runtime {
 
     pub fn config(&self) -> &RuntimeConfig {
         &self.config
+    }
+
+    /// Marker each guest call sets so the ticker watches the right thread.
+    pub(crate) fn guest_thread(&self) -> GuestThread {
+        self.guest_thread.clone()
     }
 
     /// For embedders driving the epoch clock themselves (`start_ticker: false`).

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::*;
 use proxy_wasm_host::{
-    Action, FilterHost, FilterOptions, HostError, Limits, MemorySharedData, Recorder, Status,
-    TrapKind,
+    Action, FilterHost, FilterOptions, HostError, Limits, MemorySharedData, Recorder, Runtime,
+    RuntimeConfig, Status, TrapKind,
 };
 
 const IMA: u32 = Status::InvalidMemoryAccess as u32;
@@ -403,5 +403,72 @@ fn without_backoff_a_restart_is_tried_on_every_call_and_recovers() {
         h.logs().len(),
         4,
         "first start, two failed restarts, one good one"
+    );
+}
+
+/// A logger that blocks: the guest waits in a host call without computing.
+struct SlowLogger(Duration);
+
+impl proxy_wasm_host::Logger for SlowLogger {
+    fn log(&mut self, _: u32, _: proxy_wasm_host::LogLevel, _: &str) {
+        std::thread::sleep(self.0);
+    }
+}
+
+fn waiting_filter(clock: proxy_wasm_host::DeadlineClock, wait: Duration) -> (FilterHost, Runtime) {
+    let rt = Runtime::new(RuntimeConfig {
+        deadline_clock: clock,
+        ..Default::default()
+    })
+    .unwrap();
+    let wat = filter(
+        r#"(data (i32.const 2048) "x")
+           (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+             (local i32)
+             (drop (call $proxy_log (i32.const 2) (i32.const 2048) (i32.const 1)))
+             ;; some guest work after the wait, where an expired deadline would hit
+             (loop $l (local.set 3 (i32.add (local.get 3) (i32.const 1)))
+               (br_if $l (i32.lt_u (local.get 3) (i32.const 1000))))
+             (i32.const 0))"#,
+    );
+    let module = rt.compile(wat.as_bytes()).unwrap();
+    let mut env = Recorder::new().environment(Arc::new(MemorySharedData::new()));
+    env.logger = Box::new(SlowLogger(wait));
+    let host = FilterHost::new(&rt, &module, env, FilterOptions::default()).unwrap();
+    (host, rt)
+}
+
+#[test]
+fn waiting_in_a_host_call_does_not_count_against_a_cpu_deadline() {
+    let (mut host, _rt) = waiting_filter(
+        proxy_wasm_host::DeadlineClock::ThreadCpu,
+        Duration::from_millis(40),
+    );
+    let id = host.create_http_context().unwrap();
+    let r = host.on_request_headers(id, proxy_wasm_host::HeaderMap::new(), true);
+    assert_eq!(
+        r.unwrap(),
+        Action::Continue,
+        "40 ms asleep, 10 ms CPU deadline"
+    );
+}
+
+#[test]
+fn a_wall_clock_deadline_counts_waiting_too() {
+    let (mut host, _rt) = waiting_filter(
+        proxy_wasm_host::DeadlineClock::Wall,
+        Duration::from_millis(100),
+    );
+    let id = host.create_http_context().unwrap();
+    let r = host.on_request_headers(id, proxy_wasm_host::HeaderMap::new(), true);
+    assert!(
+        matches!(
+            r,
+            Err(HostError::Trap {
+                kind: TrapKind::Deadline,
+                ..
+            })
+        ),
+        "{r:?}"
     );
 }

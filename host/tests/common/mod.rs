@@ -80,6 +80,7 @@ pub fn runtime() -> Runtime {
     Runtime::new(RuntimeConfig {
         epoch_tick: Duration::from_millis(1),
         start_ticker: true,
+        ..Default::default()
     })
     .unwrap()
 }
