@@ -205,4 +205,34 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(m.get(b"x-A"), Some(&b"9"[..]));
     }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_valid_results_round_trip() {
+        // xorshift: deterministic, no dependency
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let seed = HeaderMap::from_pairs([("a", "1"), (":authority", "x.example")]).serialize();
+        for _ in 0..20_000 {
+            let mut bytes = if next() % 2 == 0 {
+                seed.clone()
+            } else {
+                vec![0; (next() % 64) as usize]
+            };
+            for _ in 0..(next() % 4) {
+                if !bytes.is_empty() {
+                    let i = (next() as usize) % bytes.len();
+                    bytes[i] = next() as u8;
+                }
+            }
+            if let Some(map) = HeaderMap::deserialize(&bytes) {
+                let again = map.serialize();
+                assert_eq!(HeaderMap::deserialize(&again), Some(map));
+            }
+        }
+    }
 }
