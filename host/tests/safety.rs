@@ -472,3 +472,71 @@ fn a_wall_clock_deadline_counts_waiting_too() {
         "{r:?}"
     );
 }
+
+/// Every host function called thousands of times with hostile arguments
+/// (edges of memory, huge and negative lengths, random values): each call
+/// returns a status; nothing traps, nothing crashes.
+#[test]
+fn random_arguments_to_every_host_function_return_statuses() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let edges: [i64; 12] = [
+        0,
+        1,
+        4,
+        1000,
+        65535,
+        65536,
+        262_140,
+        262_144,
+        -1,
+        -4,
+        i32::MAX as i64,
+        i32::MIN as i64,
+    ];
+    let mut calls = String::new();
+    for _ in 0..3000 {
+        let f = &proxy_wasm_host::hostcalls::HOST_FUNCTIONS
+            [(next() as usize) % proxy_wasm_host::hostcalls::HOST_FUNCTIONS.len()];
+        if f.name == "proc_exit" {
+            continue;
+        }
+        let args: String = f
+            .params
+            .iter()
+            .map(|t| {
+                let v = if next() % 3 == 0 {
+                    next() as i32 as i64
+                } else {
+                    edges[(next() as usize) % edges.len()]
+                };
+                format!("({t}.const {v}) ")
+            })
+            .collect();
+        calls.push_str(&format!("(drop (call ${} {args}))\n", f.name));
+    }
+    // A generous deadline: thousands of host calls in a debug build on a busy
+    // machine must not be mistaken for a loop.
+    let mut h = Harness::with_limits(
+        &format!(
+            r#"(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+                 {calls}
+                 (i32.const 0))"#
+        ),
+        Limits {
+            deadline: Duration::from_secs(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for _ in 0..3 {
+        let (_, r) = h.request(&[(":authority", "a.example"), (":path", "/")]);
+        assert_eq!(r.unwrap(), Action::Continue);
+    }
+    assert_eq!(h.host.trap_count(), 0);
+}
