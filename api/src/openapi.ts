@@ -44,6 +44,15 @@ const hostParam = {
   description: "The route's host, URL-encoded (`*.example.com` is `%2A.example.com`)",
   schema: { type: "string" },
 };
+// POST /entries.json and PUT /entries/{host}.json answer alike.
+const upsertResponses = {
+  "200": entryResponse("Replaced"),
+  "201": entryResponse("Created"),
+  "400": invalid,
+  "401": unauthorized,
+  "413": errorResponse("Body over 64 KiB"),
+  "415": errorResponse("Content type is not JSON"),
+};
 const jsonBody = (schema: object) => ({
   required: true,
   content: { "application/json": { schema } },
@@ -86,14 +95,7 @@ export const openapi = {
         summary: "Create or replace a route",
         security: [{ bearer: [] }],
         requestBody: jsonBody({ $ref: "#/components/schemas/Entry" }),
-        responses: {
-          "200": entryResponse("Replaced"),
-          "201": entryResponse("Created"),
-          "400": invalid,
-          "401": unauthorized,
-          "413": errorResponse("Body over 64 KiB"),
-          "415": errorResponse("Content type is not JSON"),
-        },
+        responses: upsertResponses,
       },
     },
     "/entries/{host}.json": {
@@ -112,14 +114,7 @@ export const openapi = {
           additionalProperties: false,
           properties: { backend: entry.properties.backend },
         }),
-        responses: {
-          "200": entryResponse("Replaced"),
-          "201": entryResponse("Created"),
-          "400": invalid,
-          "401": unauthorized,
-          "413": errorResponse("Body over 64 KiB"),
-          "415": errorResponse("Content type is not JSON"),
-        },
+        responses: upsertResponses,
       },
       delete: {
         summary: "Delete a route",
