@@ -1,0 +1,232 @@
+// The routing benchmark's results: a JSON file next to the harness, the
+// "routing" section of docs/benchmarks.md, and a PNG chart (gnuplot).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describeMachine } from "../lib/machine.ts";
+import { replaceSection, table } from "../lib/report.ts";
+import type { SetupId } from "./configs.ts";
+import type { WrkResult } from "./wrk.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const DOCS = join(ROOT, "docs/benchmarks.md");
+const CHART = join(ROOT, "docs/benchmarks-routing.png");
+const JSON_OUT = fileURLToPath(new URL("./results.json", import.meta.url));
+
+export interface Row extends WrkResult {
+  phase: "10k" | "1M";
+  workers: number;
+  setup: SetupId;
+  label: string;
+  rssPerWorker: number;
+  load: number;
+  startMs: number;
+  /** req/s of every round, in order (the row is the best one). */
+  runs?: number[];
+}
+
+export interface Results {
+  date: string;
+  seconds: number;
+  rounds: number;
+  loadStart: number[];
+  loadEnd: number[];
+  durationS: number;
+  versions: Record<string, string>;
+  rows: Row[];
+  miss: { setup: SetupId; label: string; samples: number; missP50: number; missP99: number; hitP50: number; hitP99: number; load: number }[];
+  propagation: { setup: SetupId; label: string; workers: number; routes: number; samples: number; firstP50: number; firstMax: number; allP50: number; allMax: number }[];
+  loads: Partial<Record<"import10k" | "importBig" | "mapGenerateBig" | "mapStartBig" | "haproxyMapGenerateBig" | "haproxyStartBig", number>>;
+}
+
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const ms = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? "–" : n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(n < 10 ? 2 : 0)} ms`);
+const us = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(2)} ms` : `${n} µs`);
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+function ratio(rows: Row[], row: Row, base: SetupId): string {
+  const b = rows.find((r) => r.phase === row.phase && r.workers === row.workers && r.setup === base);
+  return b ? (row.rps / b.rps).toFixed(2) : "–";
+}
+
+function throughputTable(rows: Row[], phase: Row["phase"]): string {
+  const body = rows
+    .filter((r) => r.phase === phase)
+    .sort((a, b) => a.workers - b.workers)
+    .map((r) => [
+      String(r.workers),
+      r.label.replace(/\$/g, "\\$"),
+      int(r.rps),
+      ratio(rows, r, "static-ka"),
+      ratio(rows, r, "static"),
+      us(r.p50),
+      us(r.p99),
+      us(r.p999),
+      mib(r.rssPerWorker),
+      r.errors ? `**${r.errors}**` : "0",
+      String(r.load),
+      (r.runs ?? []).map(int).join(" / "),
+    ]);
+  return table(["workers", "setup", "req/s", "× (1a)", "× (1b)", "p50", "p99", "p99.9", "RSS/worker", "errors", "load", "req/s per round"], body);
+}
+
+interface Verdict {
+  what: string;
+  measured: string;
+  target: string;
+  met: boolean | undefined;
+}
+
+function verdicts(r: Results): Verdict[] {
+  const out: Verdict[] = [];
+  const find = (w: number, id: SetupId) => r.rows.find((x) => x.phase === "10k" && x.workers === w && x.setup === id);
+  for (const w of [1, 2]) {
+    const ka = find(w, "static-ka");
+    const ours = find(w, "ours-balancer");
+    const map = find(w, "map");
+    const oursVar = find(w, "ours-variable");
+    if (ka && ours) {
+      out.push({ what: `balancer form vs static + keepalive, ${w} worker(s)`, measured: `${(ours.rps / ka.rps).toFixed(3)} ×`, target: "≥ 0.95 ×", met: ours.rps / ka.rps >= 0.95 });
+      out.push({ what: `added p99 latency, balancer form, ${w} worker(s)`, measured: us(ours.p99 - ka.p99), target: "≤ 50 µs", met: ours.p99 - ka.p99 <= 50 });
+      const others = r.rows.filter((x) => x.phase === "10k" && x.workers === w && !["static-ka", "static", "ours-balancer", "ours-variable"].includes(x.setup));
+      const bestOther = others.sort((a, b) => b.rps - a.rps)[0];
+      if (bestOther) out.push({ what: `balancer form vs the best other router (${bestOther.label.split(" ")[0]}), ${w} worker(s)`, measured: `${(ours.rps / bestOther.rps).toFixed(2)} ×`, target: "> 1 ×", met: ours.rps > bestOther.rps });
+    }
+    if (map && oursVar) out.push({ what: `variable form vs map, ${w} worker(s)`, measured: `${(oursVar.rps / map.rps).toFixed(3)} ×`, target: "≥ 0.97 ×", met: oursVar.rps / map.rps >= 0.97 });
+  }
+  const miss = r.miss.find((m) => m.setup === "ours-balancer");
+  if (miss) out.push({ what: "miss path, added p99 (first request of a host)", measured: ms(miss.missP99 - miss.hitP99), target: "≤ 3 ms", met: miss.missP99 - miss.hitP99 <= 3 });
+  for (const p of r.propagation.filter((x) => x.setup === "ours-balancer")) {
+    out.push({ what: `propagation, ${int(p.routes)} routes, ${p.workers} worker(s), worst of ${p.samples}`, measured: ms(p.allMax), target: "≤ 1 s (aim 100 ms)", met: p.allMax <= 1000 });
+  }
+  return out;
+}
+
+export function markdown(r: Results): string {
+  const m = describeMachine();
+  const v = r.versions;
+  const parts: string[] = [];
+  parts.push(`## Routing against the alternatives (\`bench/routing/\`)
+
+Measured ${r.date.slice(0, 16).replace("T", " ")} UTC with \`make bench-routing\` (\`node --import=tsx bench/routing/run.ts\`), commit ${v.commit}, in ${r.durationS} s.
+Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}. ${v.nginx}; ${v.haproxy}; ${v.wrk}; ${v.lua}; Node ${v.node}.
+Shared machine: 1/5/15-minute load average ${r.loadStart.join(" / ")} at the start, ${r.loadEnd.join(" / ")} at the end (2 cores: wrk, nginx's
+workers and the backend already want more than 2; anything above that is other engineers' builds). The "load" column is the
+1-minute load when that row's run began.
+
+![requests/s per setup](benchmarks-routing.png)
+
+Chart and tables: wrk (1 thread, 32 connections, ${r.seconds} s per run), Host spread over 1,000 distinct names, every setup alone
+on the machine's loopback in turn, the same backend (a second nginx, \`return 200\`). ${r.rounds} rounds, setups in alternating order;
+each row is the round with the most requests/s (all rounds in the last column). "× (1a)" / "× (1b)": requests/s over the static
+upstream with / without keep-alive *of the same round set and worker count*. RSS/worker: resident memory of one worker at the end
+of its run (shared-memory pages it touched included).
+
+### Targets
+
+${table(
+    ["what", "measured", "target", "verdict"],
+    verdicts(r).map((x) => [x.what, x.measured, x.target, x.met === undefined ? "–" : x.met ? "met" : "**missed**"]),
+  )}
+
+### 10,000 registered hosts
+
+${throughputTable(r.rows, "10k")}
+`);
+  if (r.rows.some((x) => x.phase === "1M")) {
+    parts.push(`### 1,000,000 registered hosts (1 worker; requests over 1,000 hosts from the middle of the table)
+
+${throughputTable(r.rows, "1M")}
+`);
+  }
+  parts.push(`### Miss path (first request of a host), 1 worker, 10,000 hosts
+
+${table(
+    ["setup", "hosts", "miss p50", "miss p99", "hit p50", "hit p99", "added p50", "added p99"],
+    r.miss.map((x) => [x.label.replace(/\$/g, "\\$"), String(x.samples), ms(x.missP50), ms(x.missP99), ms(x.hitP50), ms(x.hitP99), ms(x.missP50 - x.hitP50), ms(x.missP99 - x.hitP99)]),
+  )}
+
+Each host once in a row on one keep-alive connection (Node's http client), on a freshly started nginx (empty cache), then the same
+hosts again (cached); "added" is the difference. The Lua setup asks the same route API through \`ngx.location.capture\`.
+
+### Propagation (change acknowledged → requests reach the new backend)
+
+${table(
+    ["setup", "routes", "workers", "samples", "first request p50", "first request worst", "every request p50", "every request worst"],
+    r.propagation.map((x) => [x.label.replace(/\$/g, "\\$"), int(x.routes), String(x.workers), String(x.samples), ms(x.firstP50), ms(x.firstMax), ms(x.allP50), ms(x.allMax)]),
+  )}
+
+The change: ours — \`PUT /entries/<host>.json\` on the route API, timed from its 200; HAProxy — \`set map\` on its runtime socket,
+timed from the answer; map — the whole map file written again and \`SIGHUP\` to the master, timed from the signal. Then a request every
+2 ms, each on a new connection; "every request" is when 20 in a row (spread over the workers) reached the new backend. The Lua designs
+have no change feed: a change reaches them when the cached entry expires (30 s here, GitHub Pages' TTL), not measured.
+
+### Loading the routes
+
+${table(
+    ["what", "time"],
+    [
+      ["ours: import 10,000 routes (POST /entries/import, NDJSON)", ms(r.loads.import10k)],
+      ["ours: import 1,000,000 routes", ms(r.loads.importBig)],
+      ["nginx map: write the 1,000,000-line map file", ms(r.loads.mapGenerateBig)],
+      ["nginx map: start nginx with it (spawn → listening, incl. \`nginx -t\` before it: not included)", ms(r.loads.mapStartBig)],
+      ["nginx map: reload with it (SIGHUP → first request on the new map)", ms(r.propagation.find((p) => p.setup === "map" && p.routes > 10_000)?.firstP50)],
+      ["HAProxy: write the 1,000,000-line map file", ms(r.loads.haproxyMapGenerateBig)],
+      ["HAProxy: start with it (spawn → listening)", ms(r.loads.haproxyStartBig)],
+    ],
+  )}
+`);
+  return parts.join("\n");
+}
+
+function chart(r: Results): void {
+  const dir = mkdtempSync("/tmp/set-backend-chart-");
+  try {
+    const ids = [...new Set(r.rows.map((x) => x.setup))];
+    const columns = [
+      { name: "10k hosts, 1 worker", phase: "10k", workers: 1 },
+      { name: "10k hosts, 2 workers", phase: "10k", workers: 2 },
+      { name: "1M hosts, 1 worker", phase: "1M", workers: 1 },
+    ].filter((c) => r.rows.some((x) => x.phase === c.phase && x.workers === c.workers));
+    const lines = ids.map((id) => {
+      const label = r.rows.find((x) => x.setup === id)!.label.split(" ")[0]! + " " + id;
+      const cells = columns.map((c) => {
+        const row = r.rows.find((x) => x.setup === id && x.phase === c.phase && x.workers === c.workers);
+        return row ? Math.round(row.rps) : "-";
+      });
+      return `"${label}" ${cells.join(" ")}`;
+    });
+    writeFileSync(join(dir, "data.txt"), lines.join("\n") + "\n");
+    const plot = columns.map((c, i) => `'${join(dir, "data.txt")}' using ${i + 2}${i === 0 ? ":xtic(1)" : ""} title '${c.name}'`).join(", ");
+    writeFileSync(
+      join(dir, "chart.gp"),
+      `set terminal pngcairo size 1100,560 font ",10"
+set output '${CHART}'
+set title "Routing throughput, requests/s (wrk, 1,000 hosts; ${r.date.slice(0, 10)})"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set grid ytics
+set yrange [0:*]
+set datafile missing '-'
+set xtics rotate by -25 scale 0
+set key top right
+plot ${plot}
+`,
+    );
+    execFileSync("gnuplot", [join(dir, "chart.gp")], { stdio: "inherit", timeout: 30_000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function writeReport(r: Results, options: { docs: boolean }): void {
+  writeFileSync(JSON_OUT, JSON.stringify(r, null, 2) + "\n");
+  const md = markdown(r);
+  process.stdout.write(md + "\n");
+  if (!options.docs) return;
+  replaceSection(DOCS, "routing", md);
+  chart(r);
+}
