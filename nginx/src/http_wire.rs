@@ -19,8 +19,8 @@ pub fn is_field_value(b: &[u8]) -> bool {
     b.iter().all(|c| *c == b'\t' || (*c >= 0x20 && *c != 0x7f))
 }
 
-/// The request bytes, with `Connection: close` (the response then ends at EOF at the
-/// latest) and the body's length. Refuses what would let a filter inject headers or
+/// The request bytes (HTTP/1.1, so the connection may be kept alive for the next
+/// call) with the body's length. Refuses what would let a filter inject headers or
 /// requests (CR/LF in names, values, method or path).
 pub fn encode_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, &'static str> {
     let method = headers.get(b":method").ok_or("no :method")?;
@@ -61,7 +61,7 @@ pub fn encode_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, &'sta
     if !body.is_empty() || method != b"GET" && method != b"HEAD" {
         out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
     }
-    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
     Ok(out)
 }
@@ -70,7 +70,10 @@ pub fn encode_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, &'sta
 pub enum Parsed {
     /// Need more bytes.
     Incomplete,
-    Done(HttpCallResponse),
+    /// The response, and whether the connection can carry another request: the
+    /// message was framed (length or chunked), HTTP/1.1 without `Connection: close`,
+    /// and nothing followed it.
+    Done(HttpCallResponse, bool),
     Invalid(&'static str),
 }
 
@@ -85,6 +88,7 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
         Err(_) => return Parsed::Invalid("malformed response header"),
     };
     let status = resp.code.unwrap_or(0);
+    let mut keep_alive = resp.version == Some(1);
     let mut headers = HeaderMap::new();
     headers.add(b":status", status.to_string().as_bytes());
     let mut content_length = None;
@@ -98,58 +102,77 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
             }
         } else if name == "transfer-encoding" {
             chunked = h.value.eq_ignore_ascii_case(b"chunked");
+        } else if name == "connection" {
+            keep_alive &= !h.value.split(|c| *c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
         }
         headers.add(name.as_bytes(), h.value);
     }
     let rest = &buf[head_len..];
+    let done = |body: Vec<u8>, consumed: usize, framed: bool| {
+        let reusable = framed && keep_alive && consumed == rest.len() && !eof;
+        Parsed::Done(HttpCallResponse { headers: headers.clone(), body, trailers: HeaderMap::new() }, reusable)
+    };
     // Responses without a body by definition.
     if status == 204 || status == 304 || (100..200).contains(&status) {
-        return Parsed::Done(HttpCallResponse { headers, body: Vec::new(), trailers: HeaderMap::new() });
+        return done(Vec::new(), 0, true);
     }
-    let body = if chunked {
-        match decode_chunked(rest) {
-            Ok(Some(body)) => body,
-            Ok(None) if eof => return Parsed::Invalid("connection closed inside a chunked body"),
-            Ok(None) => return Parsed::Incomplete,
-            Err(e) => return Parsed::Invalid(e),
-        }
-    } else if let Some(n) = content_length {
+    if chunked {
+        return match decode_chunked(rest) {
+            Ok(Some((body, consumed))) => done(body, consumed, true),
+            Ok(None) if eof => Parsed::Invalid("connection closed inside a chunked body"),
+            Ok(None) => Parsed::Incomplete,
+            Err(e) => Parsed::Invalid(e),
+        };
+    }
+    if let Some(n) = content_length {
         if rest.len() < n {
             if eof {
                 return Parsed::Invalid("connection closed before the whole body");
             }
             return Parsed::Incomplete;
         }
-        rest[..n].to_vec()
-    } else if eof {
-        rest.to_vec()
-    } else {
-        return Parsed::Incomplete;
-    };
-    Parsed::Done(HttpCallResponse { headers, body, trailers: HeaderMap::new() })
+        return done(rest[..n].to_vec(), n, true);
+    }
+    if eof {
+        return done(rest.to_vec(), rest.len(), false);
+    }
+    Parsed::Incomplete
 }
 
-/// The body of a complete chunked message, `None` while incomplete.
-fn decode_chunked(mut buf: &[u8]) -> Result<Option<Vec<u8>>, &'static str> {
+/// The body of a complete chunked message and the bytes it took, `None` while incomplete.
+fn decode_chunked(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, &'static str> {
     let mut body = Vec::new();
+    let mut at = 0;
     loop {
-        let Some(line_end) = buf.windows(2).position(|w| w == b"\r\n") else { return Ok(None) };
-        let size_text = core::str::from_utf8(&buf[..line_end]).map_err(|_| "bad chunk size")?;
+        let rest = &buf[at..];
+        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else { return Ok(None) };
+        let size_text = core::str::from_utf8(&rest[..line_end]).map_err(|_| "bad chunk size")?;
         let size_text = size_text.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| "bad chunk size")?;
-        buf = &buf[line_end + 2..];
+        at += line_end + 2;
         if size == 0 {
-            // Trailers are ignored; the message ends at the empty line.
-            return Ok(if buf.windows(2).any(|w| w == b"\r\n") { Some(body) } else { None });
+            // Trailer fields (ignored) up to the empty line that ends the message.
+            loop {
+                let rest = &buf[at..];
+                let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else { return Ok(None) };
+                at += end + 2;
+                if end == 0 {
+                    return Ok(Some((body, at)));
+                }
+            }
         }
-        if size > MAX_RESPONSE_BYTES || buf.len() < size + 2 {
-            return if size > MAX_RESPONSE_BYTES { Err("chunk too large") } else { Ok(None) };
+        if size > MAX_RESPONSE_BYTES {
+            return Err("chunk too large");
         }
-        body.extend_from_slice(&buf[..size]);
-        if &buf[size..size + 2] != b"\r\n" {
+        let rest = &buf[at..];
+        if rest.len() < size + 2 {
+            return Ok(None);
+        }
+        body.extend_from_slice(&rest[..size]);
+        if &rest[size..size + 2] != b"\r\n" {
             return Err("bad chunk terminator");
         }
-        buf = &buf[size + 2..];
+        at += size + 2;
     }
 }
 
@@ -165,7 +188,7 @@ mod tests {
     fn encodes_a_get() {
         let h = req(&[(":method", "GET"), (":path", "/resolve/a.com"), (":authority", "api"), ("accept", "application/json")]);
         let out = String::from_utf8(encode_request(&h, b"").unwrap()).unwrap();
-        assert_eq!(out, "GET /resolve/a.com HTTP/1.1\r\nHost: api\r\naccept: application/json\r\nConnection: close\r\n\r\n");
+        assert_eq!(out, "GET /resolve/a.com HTTP/1.1\r\nHost: api\r\naccept: application/json\r\n\r\n");
     }
 
     #[test]
@@ -182,19 +205,37 @@ mod tests {
     fn parses_content_length_and_chunked_and_eof_bodies() {
         let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
         assert!(matches!(parse_response(&r[..r.len() - 1], false), Parsed::Incomplete));
-        let Parsed::Done(d) = parse_response(r, false) else { panic!() };
+        let Parsed::Done(d, reusable) = parse_response(r, false) else { panic!() };
         assert_eq!(d.headers.get(b":status"), Some(&b"200"[..]));
         assert_eq!(d.body, b"hi");
+        assert!(reusable);
 
         let r = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n";
-        let Parsed::Done(d) = parse_response(r, false) else { panic!() };
+        let Parsed::Done(d, reusable) = parse_response(r, false) else { panic!() };
         assert_eq!(d.body, b"abcd");
+        assert!(reusable);
         assert_eq!(d.headers.get(b":status"), Some(&b"404"[..]));
 
         let r = b"HTTP/1.0 200 OK\r\n\r\nuntil-eof";
         assert_eq!(parse_response(r, false), Parsed::Incomplete);
-        let Parsed::Done(d) = parse_response(r, true) else { panic!() };
+        let Parsed::Done(d, reusable) = parse_response(r, true) else { panic!() };
         assert_eq!(d.body, b"until-eof");
+        assert!(!reusable);
+    }
+
+    #[test]
+    fn reuse_needs_http11_framing_no_close_and_no_extra_bytes() {
+        let reusable = |r: &[u8]| match parse_response(r, false) {
+            Parsed::Done(_, reusable) => reusable,
+            other => panic!("{other:?}"),
+        };
+        assert!(reusable(b"HTTP/1.1 204 No Content\r\n\r\n"));
+        assert!(!reusable(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
+        assert!(!reusable(b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n"));
+        assert!(!reusable(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"));
+        assert!(!reusable(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab"));
+        assert!(reusable(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nx-t: 1\r\n\r\n"));
+        assert!(!reusable(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nextra"));
     }
 
     #[test]

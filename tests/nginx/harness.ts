@@ -176,6 +176,8 @@ export async function startBackend(): Promise<Backend> {
 export interface Api {
   socket: string;
   hits: Map<string, number>;
+  /** Connections accepted so far (calls on kept-alive connections do not add any). */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -186,9 +188,11 @@ export async function startApi(dir: string, answer: () => string): Promise<Api> 
     hits.set(req.url ?? "", (hits.get(req.url ?? "") ?? 0) + 1);
     res.end(answer());
   });
+  let connections = 0;
+  server.on("connection", () => connections++);
   await new Promise<void>((r) => server.listen(socket, r));
   chmodSync(socket, 0o666);
-  return { socket, hits, close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))) };
+  return { socket, hits, connections: () => connections, close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))) };
 }
 
 export interface Reply {

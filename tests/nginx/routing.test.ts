@@ -107,6 +107,17 @@ test.serial("a paused request resumes when the filter's http call answers", asyn
   t.is(b.body, "backend /balanced/after-call");
 });
 
+test.serial("http calls to a cluster reuse kept-alive connections", async (t) => {
+  const calls = () => [...api.hits.values()].reduce((a, b) => a + b, 0);
+  const [calls0, conns0] = [calls(), api.connections()];
+  for (let i = 0; i < 10; i++) {
+    t.is((await get(port, `/reuse${i}`, { "x-call": "1" })).status, 200);
+  }
+  const [newCalls, newConns] = [calls() - calls0, api.connections() - conns0];
+  t.true(newCalls >= 10);
+  t.true(newConns < newCalls / 2, `${newCalls} calls over ${newConns} new connections`);
+});
+
 test.serial("a trap costs one request a 500; the next request works", async (t) => {
   const r = await get(port, "/", { "x-trap": "1" });
   t.is(r.status, 500);
