@@ -12,6 +12,8 @@ export interface Server {
   pid: number;
   /** ms from spawn to the first accepted connection on `port`. */
   startMs: number;
+  /** ms `nginx -t` took on the configuration before the start (0 for HAProxy). */
+  testMs: number;
   /** Worker pids (nginx: the master's children; HAProxy: the process itself). */
   workers(): number[];
   stop(): Promise<void>;
@@ -55,7 +57,7 @@ export function rssOf(pid: number): number {
   }
 }
 
-async function launch(name: string, command: string, args: string[], port: number, readyMs: number, workers: (pid: number) => number[]): Promise<Server> {
+async function launch(name: string, command: string, args: string[], port: number, readyMs: number, workers: (pid: number) => number[], testMs = 0): Promise<Server> {
   const t0 = performance.now();
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
   live.add(child);
@@ -79,6 +81,7 @@ async function launch(name: string, command: string, args: string[], port: numbe
     name,
     pid: child.pid!,
     startMs,
+    testMs,
     workers: () => workers(child.pid!),
     output: () => out,
     exited,
@@ -98,9 +101,11 @@ async function launch(name: string, command: string, args: string[], port: numbe
 export async function startNginx(dir: string, name: string, conf: string, port: number, readyMs = 120_000): Promise<Server> {
   const file = join(dir, `${name}.conf`);
   writeFileSync(file, conf);
+  const t0 = performance.now();
   const test = spawnSync("/usr/sbin/nginx", ["-t", "-q", "-p", dir, "-c", file], { encoding: "utf8", timeout: readyMs });
   if (test.status !== 0) throw new Error(`nginx -t failed for ${name}:\n${test.stderr}`);
-  return launch(name, "/usr/sbin/nginx", ["-p", dir, "-c", file, "-g", "daemon off;"], port, readyMs, children);
+  const testMs = performance.now() - t0;
+  return launch(name, "/usr/sbin/nginx", ["-p", dir, "-c", file, "-g", "daemon off;"], port, readyMs, children, testMs);
 }
 
 export async function startHaproxy(dir: string, name: string, conf: string, port: number, readyMs = 120_000): Promise<Server> {

@@ -22,6 +22,9 @@ export interface Row extends WrkResult {
   rssPerWorker: number;
   load: number;
   startMs: number;
+  testMs: number;
+  /** Latency in ms one request at a time on one connection (no queueing): what a lookup adds. */
+  quiet: { p50: number; p99: number; p999: number };
   /** req/s of every round, in order (the row is the best one). */
   runs?: number[];
 }
@@ -37,7 +40,7 @@ export interface Results {
   rows: Row[];
   miss: { setup: SetupId; label: string; samples: number; missP50: number; missP99: number; hitP50: number; hitP99: number; load: number }[];
   propagation: { setup: SetupId; label: string; workers: number; routes: number; samples: number; firstP50: number; firstMax: number; allP50: number; allMax: number }[];
-  loads: Partial<Record<"import10k" | "importBig" | "mapGenerateBig" | "mapStartBig" | "haproxyMapGenerateBig" | "haproxyStartBig", number>>;
+  loads: Partial<Record<"import10k" | "importBig" | "mapGenerateBig" | "mapStartBig" | "mapTestBig" | "haproxyMapGenerateBig" | "haproxyStartBig", number>>;
 }
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -63,12 +66,13 @@ function throughputTable(rows: Row[], phase: Row["phase"]): string {
       us(r.p50),
       us(r.p99),
       us(r.p999),
+      `${r.quiet.p50.toFixed(3)} / ${r.quiet.p99.toFixed(3)} ms`,
       mib(r.rssPerWorker),
       r.errors ? `**${r.errors}**` : "0",
       String(r.load),
       (r.runs ?? []).map(int).join(" / "),
     ]);
-  return table(["workers", "setup", "req/s", "× (1a)", "× (1b)", "p50", "p99", "p99.9", "RSS/worker", "errors", "load", "req/s per round"], body);
+  return table(["workers", "setup", "req/s", "× (1a)", "× (1b)", "p50", "p99", "p99.9", "1 conn. p50 / p99", "RSS/worker", "errors", "load", "req/s per round"], body);
 }
 
 interface Verdict {
@@ -88,7 +92,8 @@ function verdicts(r: Results): Verdict[] {
     const oursVar = find(w, "ours-variable");
     if (ka && ours) {
       out.push({ what: `balancer form vs static + keepalive, ${w} worker(s)`, measured: `${(ours.rps / ka.rps).toFixed(3)} ×`, target: "≥ 0.95 ×", met: ours.rps / ka.rps >= 0.95 });
-      out.push({ what: `added p99 latency, balancer form, ${w} worker(s)`, measured: us(ours.p99 - ka.p99), target: "≤ 50 µs", met: ours.p99 - ka.p99 <= 50 });
+      const added = (ours.quiet.p99 - ka.quiet.p99) * 1000;
+      out.push({ what: `added p99 latency, 1 connection, balancer form vs (1a), ${w} worker(s)`, measured: `${Math.round(added)} µs (p50: ${Math.round((ours.quiet.p50 - ka.quiet.p50) * 1000)} µs)`, target: "≤ 50 µs", met: added <= 50 });
       const others = r.rows.filter((x) => x.phase === "10k" && x.workers === w && !["static-ka", "static", "ours-balancer", "ours-variable"].includes(x.setup));
       const bestOther = others.sort((a, b) => b.rps - a.rps)[0];
       if (bestOther) out.push({ what: `balancer form vs the best other router (${bestOther.label.split(" ")[0]}), ${w} worker(s)`, measured: `${(ours.rps / bestOther.rps).toFixed(2)} ×`, target: "> 1 ×", met: ours.rps > bestOther.rps });
@@ -121,7 +126,9 @@ Chart and tables: wrk (1 thread, 32 connections, ${r.seconds} s per run), Host s
 on the machine's loopback in turn, the same backend (a second nginx, \`return 200\`). ${r.rounds} rounds, setups in alternating order;
 each row is the round with the most requests/s (all rounds in the last column). "× (1a)" / "× (1b)": requests/s over the static
 upstream with / without keep-alive *of the same round set and worker count*. RSS/worker: resident memory of one worker at the end
-of its run (shared-memory pages it touched included).
+of its run (shared-memory pages it touched included). wrk's p50/p99/p99.9 are under saturation (32 connections queueing on
+2 shared cores), so they mostly measure queueing and the machine's load; what a lookup *adds* to a request is measured apart,
+one request at a time on one connection (Node's http client, 3,000 requests over the same 1,000 hosts: "1 conn." columns).
 
 ### Targets
 
@@ -170,7 +177,8 @@ ${table(
       ["ours: import 10,000 routes (POST /entries/import, NDJSON)", ms(r.loads.import10k)],
       ["ours: import 1,000,000 routes", ms(r.loads.importBig)],
       ["nginx map: write the 1,000,000-line map file", ms(r.loads.mapGenerateBig)],
-      ["nginx map: start nginx with it (spawn → listening, incl. \`nginx -t\` before it: not included)", ms(r.loads.mapStartBig)],
+      ["nginx map: \`nginx -t\` with it", ms(r.loads.mapTestBig)],
+      ["nginx map: start nginx with it (spawn → listening)", ms(r.loads.mapStartBig)],
       ["nginx map: reload with it (SIGHUP → first request on the new map)", ms(r.propagation.find((p) => p.setup === "map" && p.routes > 10_000)?.firstP50)],
       ["HAProxy: write the 1,000,000-line map file", ms(r.loads.haproxyMapGenerateBig)],
       ["HAProxy: start with it (spawn → listening)", ms(r.loads.haproxyStartBig)],

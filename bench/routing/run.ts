@@ -5,12 +5,12 @@
 //
 //   make bench-routing      (node --import=tsx bench/routing/run.ts)
 //
-// Environment: BENCH_SECONDS (per wrk run, default 8), BENCH_ROUNDS (default 2;
+// Environment: BENCH_SECONDS (per wrk run, default 6), BENCH_ROUNDS (default 3;
 // the best round per setup is reported), BENCH_MILLION=0 skips the 1,000,000-host
 // phase, BENCH_NO_DOCS=1 leaves docs/benchmarks.md alone.
 // Every process it starts is stopped at the end (or on a failure or a signal);
 // its files live in /tmp/set-backend-routing-*, removed afterwards.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -24,8 +24,8 @@ import { writeReport, type Results, type Row } from "./report.ts";
 import { wrk } from "./wrk.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const MILLION = process.env.BENCH_MILLION !== "0";
 const ONLY = process.env.BENCH_ONLY?.split(",") as SetupId[] | undefined;
 const SMALL = 10_000;
@@ -58,13 +58,9 @@ function ndjson(count: number): string {
 }
 
 function version(command: string, args: string[]): string {
-  try {
-    return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).split("\n")[0]!.trim();
-  } catch (error) {
-    // nginx -v writes to stderr.
-    const e = error as { stderr?: string };
-    return (e.stderr ?? "").split("\n")[0]!.trim() || "unknown";
-  }
+  // nginx -v writes to stderr, wrk -v exits with 1: take the first line printed anywhere.
+  const out = spawnSync(command, args, { encoding: "utf8", timeout: 10_000 });
+  return `${out.stdout ?? ""}${out.stderr ?? ""}`.split("\n")[0]!.trim() || "unknown";
 }
 
 function debVersion(pkg: string): string {
@@ -106,8 +102,12 @@ async function measure(setup: Setup, workers: number, paths: Paths, phase: Row["
     const r = await wrk({ port: FRONT, seconds: SECONDS, hosts: SPREAD, firstHost });
     const rss = workersRss(server);
     const count = server.workers().length || 1;
-    log(`${phase} ${workers}w ${setup.id}: ${Math.round(r.rps)} req/s p50 ${r.p50} µs p99 ${r.p99} µs p99.9 ${r.p999} µs errors ${r.errors}`);
-    return { phase, workers, setup: setup.id, label: setup.label, ...r, rssPerWorker: rss / count, load, startMs: server.startMs };
+    // Latency without saturation: one request at a time on one connection, 3 × the 1,000 hosts.
+    const hosts = Array.from({ length: 3 * SPREAD }, (_, i) => hostName(firstHost + (i % SPREAD)));
+    const quiet = await sequentialLatencies(FRONT, hosts);
+    const q = { p50: percentile(quiet, 50), p99: percentile(quiet, 99), p999: percentile(quiet, 99.9) };
+    log(`${phase} ${workers}w ${setup.id}: ${Math.round(r.rps)} req/s p50 ${r.p50} µs p99 ${r.p99} µs p99.9 ${r.p999} µs errors ${r.errors}; 1 connection p50 ${q.p50.toFixed(3)} p99 ${q.p99.toFixed(3)} ms`);
+    return { phase, workers, setup: setup.id, label: setup.label, ...r, quiet: q, rssPerWorker: rss / count, load, startMs: server.startMs, testMs: server.testMs };
   } finally {
     await server.stop();
   }
@@ -236,7 +236,7 @@ async function main(): Promise<void> {
       nginx: version("/usr/sbin/nginx", ["-v"]),
       haproxy: version("/usr/sbin/haproxy", ["-v"]),
       wrk: version("wrk", ["-v"]),
-      lua: `libnginx-mod-http-lua ${debVersion("libnginx-mod-http-lua")}, lua-resty-core ${debVersion("lua-resty-core")}, ${debVersion("libluajit-5.1-2") !== "not installed" ? `luajit ${debVersion("libluajit-5.1-2")}` : ""}`,
+      lua: `libnginx-mod-http-lua ${debVersion("libnginx-mod-http-lua")}, lua-resty-core ${debVersion("lua-resty-core")}, LuaJIT ${debVersion("libluajit-5.1-2:amd64")}`,
       node: process.version,
       commit: version("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
     },
@@ -297,6 +297,7 @@ async function main(): Promise<void> {
       const rows = await throughput(paths, "1M", [1], bigSetups, 500_001);
       results.rows.push(...rows);
       results.loads.mapStartBig = rows.find((r) => r.setup === "map")?.startMs;
+      results.loads.mapTestBig = rows.find((r) => r.setup === "map")?.testMs;
       results.loads.haproxyStartBig = rows.find((r) => r.setup === "haproxy")?.startMs;
       const mapSetup = setups.find((s) => s.id === "map");
       if (mapSetup) results.propagation.push(await propagationOf(mapSetup, 1, paths, api, BIG, 2, 600_001));
