@@ -23,6 +23,8 @@ export interface Row extends WrkResult {
   load: number;
   startMs: number;
   testMs: number;
+  /** CPU time (user + system) of the front end's workers per request, µs. */
+  cpuPerRequest: number;
   /** Latency in ms one request at a time on one connection (no queueing): what a lookup adds. */
   quiet: { p50: number; p99: number; p999: number };
   /** req/s of every round, in order (the row is the best one). */
@@ -66,13 +68,14 @@ function throughputTable(rows: Row[], phase: Row["phase"]): string {
       us(r.p50),
       us(r.p99),
       us(r.p999),
+      r.cpuPerRequest.toFixed(1),
       `${r.quiet.p50.toFixed(3)} / ${r.quiet.p99.toFixed(3)} ms`,
       mib(r.rssPerWorker),
       r.errors ? `**${r.errors}**` : "0",
       String(r.load),
       (r.runs ?? []).map(int).join(" / "),
     ]);
-  return table(["workers", "setup", "req/s", "× (1a)", "× (1b)", "p50", "p99", "p99.9", "1 conn. p50 / p99", "RSS/worker", "errors", "load", "req/s per round"], body);
+  return table(["workers", "setup", "req/s", "× (1a)", "× (1b)", "p50", "p99", "p99.9", "worker CPU µs/req", "1 conn. p50 / p99", "RSS/worker", "errors", "load", "req/s per round"], body);
 }
 
 interface Verdict {
@@ -129,6 +132,8 @@ upstream with / without keep-alive *of the same round set and worker count*. RSS
 of its run (shared-memory pages it touched included). wrk's p50/p99/p99.9 are under saturation (32 connections queueing on
 2 shared cores), so they mostly measure queueing and the machine's load; what a lookup *adds* to a request is measured apart,
 one request at a time on one connection (Node's http client, 3,000 requests over the same 1,000 hosts: "1 conn." columns).
+"worker CPU µs/req": user + system CPU time of the front end's workers (from /proc) during the wrk run, divided by its
+requests — the figure other engineers' builds do not inflate, and the fairest comparison on this machine.
 
 ### Targets
 

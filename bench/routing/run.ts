@@ -20,6 +20,7 @@ import { authHeaders, request, startService, type ServiceProcess } from "../../a
 import { BACKEND_A, BACKEND_B, FRONT, SETUPS, backendConf, haproxyConf, nginxConf, type Paths, type Setup, type SetupId } from "./configs.ts";
 import { get, percentile, propagation, sequentialLatencies, type Propagation } from "./probes.ts";
 import { haproxyCommand, killAll, startHaproxy, startNginx, workersRss, type Server } from "./procs.ts";
+import { cpuTimeMs } from "../lib/machine.ts";
 import { writeReport, type Results, type Row } from "./report.ts";
 import { wrk } from "./wrk.ts";
 
@@ -99,15 +100,19 @@ async function measure(setup: Setup, workers: number, paths: Paths, phase: Row["
   try {
     await warm(setup, firstHost);
     const load = load1();
+    // CPU time the workers spend per request: unlike req/s, other work on the machine does not inflate it.
+    const cpu = () => server.workers().reduce((sum, pid) => sum + cpuTimeMs(pid), 0);
+    const cpu0 = cpu();
     const r = await wrk({ port: FRONT, seconds: SECONDS, hosts: SPREAD, firstHost });
+    const cpuPerRequest = ((cpu() - cpu0) * 1000) / Math.max(1, r.requests);
     const rss = workersRss(server);
     const count = server.workers().length || 1;
     // Latency without saturation: one request at a time on one connection, 3 × the 1,000 hosts.
     const hosts = Array.from({ length: 3 * SPREAD }, (_, i) => hostName(firstHost + (i % SPREAD)));
     const quiet = await sequentialLatencies(FRONT, hosts);
     const q = { p50: percentile(quiet, 50), p99: percentile(quiet, 99), p999: percentile(quiet, 99.9) };
-    log(`${phase} ${workers}w ${setup.id}: ${Math.round(r.rps)} req/s p50 ${r.p50} µs p99 ${r.p99} µs p99.9 ${r.p999} µs errors ${r.errors}; 1 connection p50 ${q.p50.toFixed(3)} p99 ${q.p99.toFixed(3)} ms`);
-    return { phase, workers, setup: setup.id, label: setup.label, ...r, quiet: q, rssPerWorker: rss / count, load, startMs: server.startMs, testMs: server.testMs };
+    log(`${phase} ${workers}w ${setup.id}: ${Math.round(r.rps)} req/s p50 ${r.p50} µs p99 ${r.p99} µs p99.9 ${r.p999} µs errors ${r.errors}; CPU ${cpuPerRequest.toFixed(1)} µs/req; 1 connection p50 ${q.p50.toFixed(3)} p99 ${q.p99.toFixed(3)} ms`);
+    return { phase, workers, setup: setup.id, label: setup.label, ...r, cpuPerRequest, quiet: q, rssPerWorker: rss / count, load, startMs: server.startMs, testMs: server.testMs };
   } finally {
     await server.stop();
   }
@@ -236,7 +241,7 @@ async function main(): Promise<void> {
       nginx: version("/usr/sbin/nginx", ["-v"]),
       haproxy: version("/usr/sbin/haproxy", ["-v"]),
       wrk: version("wrk", ["-v"]),
-      lua: `libnginx-mod-http-lua ${debVersion("libnginx-mod-http-lua")}, lua-resty-core ${debVersion("lua-resty-core")}, LuaJIT ${debVersion("libluajit-5.1-2:amd64")}`,
+      lua: `libnginx-mod-http-lua ${debVersion("libnginx-mod-http-lua")}, lua-resty-core ${debVersion("lua-resty-core")}, LuaJIT (OpenResty fork) ${debVersion("libluajit2-5.1-2:amd64")}`,
       node: process.version,
       commit: version("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
     },
