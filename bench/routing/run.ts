@@ -7,7 +7,8 @@
 //
 // Environment: BENCH_SECONDS (per wrk run, default 6), BENCH_ROUNDS (default 3;
 // the best round per setup is reported), BENCH_MILLION=0 skips the 1,000,000-host
-// phase, BENCH_NO_DOCS=1 leaves docs/benchmarks.md alone.
+// phase, BENCH_NO_DOCS=1 leaves docs/benchmarks.md alone, BENCH_ONLY=id,id runs those
+// setups only, BENCH_PROFILE=1 profiles them with perf instead (one worker each).
 // Every process it starts is stopped at the end (or on a failure or a signal);
 // its files live in /tmp/set-backend-routing-*, removed afterwards.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -21,6 +22,7 @@ import { BACKEND_A, BACKEND_B, FRONT, SETUPS, backendConf, haproxyConf, nginxCon
 import { get, percentile, propagation, sequentialLatencies, type Propagation } from "./probes.ts";
 import { haproxyCommand, killAll, startHaproxy, startNginx, workersRss, type Server } from "./procs.ts";
 import { cpuTimeMs } from "../lib/machine.ts";
+import { profile } from "./profile.ts";
 import { writeReport, type Results, type Row } from "./report.ts";
 import { wrk } from "./wrk.ts";
 
@@ -273,6 +275,10 @@ async function main(): Promise<void> {
     results.loads.import10k = await importRoutes(api, SMALL);
     writeFileSync(paths.mapFile, mapLines(SMALL));
     writeFileSync(paths.haproxyMap, haproxyMapLines(SMALL));
+    if (process.env.BENCH_PROFILE === "1") {
+      process.stdout.write(await profile(setups, paths, SECONDS, (setup) => warm(setup, 1)));
+      return;
+    }
     results.rows.push(...(await throughput(paths, "10k", [1, 2], setups, 1)));
 
     for (const id of ["ours-balancer", "lua-access"] as SetupId[]) {
