@@ -17,6 +17,14 @@ test.serial("with the API down, cached hosts keep routing and others get the 503
   t.is(uncached.status, 503);
   t.regex(String(uncached.headers["content-type"]), /^text\/html/);
   t.true(uncached.body.includes("uncached.example.com"));
+  const json = await s.request("uncached.example.com", "/", { headers: { Accept: "application/json" } });
+  t.is(json.status, 503);
+  t.is(json.headers["content-type"], "application/json");
+  t.like(json.json(), { error: "service_unavailable", status: 503, host: "uncached.example.com" });
+  const text = await s.request("uncached.example.com", "/", { headers: { Accept: "text/plain" } });
+  t.is(text.status, 503);
+  t.is(text.headers["content-type"], "text/plain; charset=utf-8");
+  t.regex(text.body, /^503 Service Unavailable: .*uncached\.example\.com.*\n$/);
 
   await s.startApi();
   // Once the API is back, the host resolves again (after the short error TTL).

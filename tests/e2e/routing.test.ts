@@ -72,12 +72,21 @@ test.serial("wildcard and catch-all routes, most specific first", async (t) => {
   t.is(await backendName(s, "shop.example.com"), "wild");
 });
 
-test.serial("an unknown host gets the 404 page with the host escaped", async (t) => {
+test.serial("an unknown host gets the 404 page with the host escaped, in HTML, text or JSON", async (t) => {
   const s = await startSystem(t);
   const reply = await s.request("nobody-home.example.org");
   t.is(reply.status, 404);
   t.regex(String(reply.headers["content-type"]), /^text\/html/);
   t.true(reply.body.includes("nobody-home.example.org"));
+  const json = await s.request("Nobody-Home.example.org", "/", { headers: { Accept: "application/json" } });
+  t.is(json.status, 404);
+  t.is(json.headers["content-type"], "application/json");
+  t.is(json.headers["cache-control"], "no-store");
+  t.like(json.json(), { error: "not_found", status: 404, host: "nobody-home.example.org" });
+  const text = await s.request("nobody-home.example.org", "/", { headers: { Accept: "text/plain" } });
+  t.is(text.status, 404);
+  t.is(text.headers["content-type"], "text/plain; charset=utf-8");
+  t.is(text.body, "404 Not Found: there is no site at nobody-home.example.org\n");
 });
 
 test.serial("a backend that refuses connections gets the 502 page, in HTML, text or JSON", async (t) => {

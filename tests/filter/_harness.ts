@@ -21,8 +21,9 @@ export function worker(shared: SharedData, config: Record<string, unknown> = {},
   return host;
 }
 
-export function request(host: FilterHost, authority: string): Outcome {
-  return host.request([[":authority", authority], [":method", "GET"], [":path", "/"], [":scheme", "http"]]);
+/** A GET for `authority`; `extra` headers (e.g. accept) follow the pseudo-headers. */
+export function request(host: FilterHost, authority: string, extra: Pairs = []): Outcome {
+  return host.request([[":authority", authority], [":method", "GET"], [":path", "/"], [":scheme", "http"], ...extra]);
 }
 
 export function header(pairs: Pairs, name: string): string | undefined {

@@ -1,4 +1,4 @@
-import { parseConfigString } from "../../src/resolver/config";
+import { parseConfigString, INT_KEYS, INT_MIN, INT_MAX } from "../../src/resolver/config";
 import { DEFAULT_NOT_FOUND_PAGE } from "../../src/resolver/pages";
 
 function errorOf(text: string): string {
@@ -14,6 +14,11 @@ function expectError(text: string, fragment: string): void {
 }
 
 describe("plugin configuration", () => {
+  it("has a range for every integer key (the ranges are read unchecked)", () => {
+    expect(INT_MIN.length).toBe(INT_KEYS.length);
+    expect(INT_MAX.length).toBe(INT_KEYS.length);
+  });
+
   it("defaults everything when empty", () => {
     const c = parseConfigString("").config!;
     expect(c.resolverCluster).toBe("route_api");

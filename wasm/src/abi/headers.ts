@@ -13,15 +13,15 @@ export function serializeHeaders(pairs: Array<HeaderPair>): ArrayBuffer {
   const n = pairs.length;
   let size = 4 + 8 * n;
   for (let i = 0; i < n; i++) {
-    size += String.UTF8.byteLength(pairs[i].key, true) + String.UTF8.byteLength(pairs[i].value, true);
+    size += String.UTF8.byteLength(unchecked(pairs[i]).key, true) + String.UTF8.byteLength(unchecked(pairs[i]).value, true);
   }
   const out = new ArrayBuffer(size);
   const base = changetype<usize>(out);
   store<u32>(base, <u32>n);
   let data = base + 4 + 8 * <usize>n;
   for (let i = 0; i < n; i++) {
-    const k = pairs[i].key;
-    const v = pairs[i].value;
+    const k = unchecked(pairs[i]).key;
+    const v = unchecked(pairs[i]).value;
     const sizes = base + 4 + 8 * <usize>i;
     // encodeUnsafe with nullTerminated writes the NUL and counts it.
     const kLen = String.UTF8.encodeUnsafe(changetype<usize>(k), k.length, data, true);

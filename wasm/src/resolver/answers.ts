@@ -12,9 +12,9 @@ export const MAX_CHANGES_BYTES: i32 = 1024 * 1024;
 
 /** The backend from a /resolve 200 body, or null if the body is unusable. */
 export function readResolveAnswer(body: Uint8Array): string | null {
-  const parsed = parseJson(body);
-  if (parsed.value === null) return null;
-  const backend = parsed.value!.get("backend");
+  const root = parseJson(body).value;
+  if (root === null) return null;
+  const backend = root.get("backend");
   if (backend === null || backend.kind != JsonKind.String) return null;
   return isValidBackend(backend.str) ? backend.str : null;
 }
@@ -33,9 +33,8 @@ export class ChangeBatch {
 
 /** Null if the body is not a well-formed answer. */
 export function readChanges(body: Uint8Array): ChangeBatch | null {
-  const parsed = parseJson(body);
-  if (parsed.value === null) return null;
-  const root = parsed.value!;
+  const root = parseJson(body).value;
+  if (root === null) return null;
   const seq = readSeq(root.get("seq"));
   if (seq < 0) return null;
   const batch = new ChangeBatch();
@@ -48,7 +47,7 @@ export function readChanges(body: Uint8Array): ChangeBatch | null {
   const changes = root.get("changes");
   if (changes === null || changes.kind != JsonKind.Array) return null;
   for (let i = 0; i < changes.items.length; i++) {
-    const host = changes.items[i].get("host");
+    const host = unchecked(changes.items[i]).get("host");
     if (host === null || host.kind != JsonKind.String) return null;
     batch.hosts.push(host.str);
   }

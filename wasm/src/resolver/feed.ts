@@ -128,7 +128,7 @@ export class ChangeFollower {
   apply(reset: bool, hosts: Array<string>, now: u64): void {
     let everything = reset;
     for (let i = 0; i < hosts.length && !everything; i++) {
-      const h = hosts[i];
+      const h = unchecked(hosts[i]);
       if (h == "*" || h.startsWith("*.")) { everything = true; break; }
       const normalized = normalizeHost(h);
       if (normalized === null) {

@@ -1,21 +1,110 @@
-// Error pages served as local responses.  Templates come from the plugin
-// configuration; "{host}" is replaced with the HTML-escaped normalized host.
-// Pure code.
+// Error pages served as local responses, in three variants chosen by Accept
+// the way nginx.conf.template's `map $http_accept $error_variant` chooses them
+// for nginx's own 502/504 pages.  HTML comes from a template (the plugin
+// configuration's, or a default) where "{host}" becomes the HTML-escaped host;
+// text and JSON are fixed.  Each error has one line of prose, used by all
+// three.  Pure code.
+import { normalizeHost } from "./normalize";
 
-// (html, head and body tags are optional in HTML5; leaving them out keeps the
-// module small.)
-export const DEFAULT_NOT_FOUND_PAGE =
-  "<!DOCTYPE html><meta charset=\"utf-8\"><title>Site not found</title>" +
-  "<h1>404</h1><p>There isn't a site here at {host}.</p>\n";
+export class ErrorPage {
+  constructor(
+    public status: u32,
+    /** "404 Not Found": the text line's and the HTML title's start. */
+    public title: string,
+    /** JSON "error". */
+    public code: string,
+    /** Starts with a-z (the HTML page capitalizes it), no full stop; "{host}" is the host. */
+    public line: string,
+  ) {}
+}
 
-export const DEFAULT_UNAVAILABLE_PAGE =
-  "<!DOCTYPE html><meta charset=\"utf-8\"><title>Service unavailable</title>" +
-  "<h1>503</h1><p>{host} can't be reached right now. Try again in a moment.</p>\n";
-
+export const NOT_FOUND_PAGE = new ErrorPage(404, "404 Not Found", "not_found", "there is no site at {host}");
+export const UNAVAILABLE_PAGE = new ErrorPage(503, "503 Service Unavailable", "service_unavailable",
+  "the routing service cannot answer for {host} right now");
 // The Host header was not a DNS name: no echo of it at all.
-export const BAD_REQUEST_PAGE =
-  "<!DOCTYPE html><meta charset=\"utf-8\"><title>Bad request</title>" +
-  "<h1>400</h1><p>The Host header is not a valid host name.</p>\n";
+export const BAD_HOST_PAGE = new ErrorPage(400, "400 Bad Request", "bad_request", "the Host header is not a valid host name");
+
+/**
+ * The built-in HTML template of an error.  (html, head and body tags are
+ * optional in HTML5; leaving them out keeps the module small.)
+ */
+export function defaultHtml(page: ErrorPage): string {
+  const line = page.line;
+  return "<!DOCTYPE html><meta charset=\"utf-8\"><title>" + page.title + "</title><h1>" + page.title + "</h1><p>" +
+    String.fromCharCode(line.charCodeAt(0) - 0x20) + line.substring(1) + ".</p>\n";
+}
+
+export const DEFAULT_NOT_FOUND_PAGE = defaultHtml(NOT_FOUND_PAGE);
+export const DEFAULT_UNAVAILABLE_PAGE = defaultHtml(UNAVAILABLE_PAGE);
+export const BAD_REQUEST_PAGE = defaultHtml(BAD_HOST_PAGE);
+
+export namespace Variant {
+  export const Html: i32 = 0;
+  export const Text: i32 = 1;
+  export const Json: i32 = 2;
+}
+
+/**
+ * The variant an Accept value (raw bytes) asks for, as nginx's map does it:
+ * "application/json" anywhere, ignoring ASCII case, is JSON; else "text/plain"
+ * is text; anything else (no Accept at all, "*\/*", "text/html") is HTML.
+ */
+export function variantOf(accept: usize, size: usize): i32 {
+  if (containsAsciiCi(accept, size, "application/json")) return Variant.Json;
+  if (containsAsciiCi(accept, size, "text/plain")) return Variant.Text;
+  return Variant.Html;
+}
+
+/** Whether the bytes contain `needle` (lowercase ASCII), A–Z folded to a–z. */
+function containsAsciiCi(p: usize, size: usize, needle: string): bool {
+  const n = <usize>needle.length;
+  for (let at: usize = 0; at + n <= size; at++) {
+    let j: usize = 0;
+    for (; j < n; j++) {
+      let c = <u32>load<u8>(p + at + j);
+      if (c - 0x41 < 26) c += 0x20;
+      if (c != <u32>needle.charCodeAt(<i32>j)) break;
+    }
+    if (j == n) return true;
+  }
+  return false;
+}
+
+/**
+ * The body of `page` in `variant`: the HTML template rendered, or the fixed
+ * text line or JSON object.  The host is printed as is in text and JSON, which
+ * is safe only for a DNS name (a-z, 0-9, "-", "."): the callers pass the
+ * normalized host, and anything that would not normalize to itself (a future
+ * caller's mistake) is left out rather than escaped.  The 400 names no host.
+ */
+export function renderVariant(variant: i32, page: ErrorPage, html: string, host: string): string {
+  if (variant == Variant.Html) return fill(html, escapeHtml(host));
+  if (normalizeHost(host) != host) host = "";
+  if (variant == Variant.Text) return page.title + ": " + fill(page.line, host) + "\n";
+  return "{\"error\":\"" + page.code + "\",\"status\":" + page.title.substring(0, 3) +
+    (page.status == 400 ? "" : ",\"host\":\"" + host + "\"") +
+    ",\"message\":\"" + fill(page.line, host) + "\"}\n";
+}
+
+const PLACEHOLDER = "{host}";
+
+/** Every "{host}" in the template becomes `value`. */
+function fill(template: string, value: string): string {
+  let out = "";
+  let from = 0;
+  while (true) {
+    const at = template.indexOf(PLACEHOLDER, from);
+    if (at < 0) break;
+    out += template.substring(from, at) + value;
+    from = at + PLACEHOLDER.length;
+  }
+  return out + template.substring(from);
+}
+
+/** Every "{host}" in the template becomes the HTML-escaped host. */
+export function renderPage(template: string, host: string): string {
+  return fill(template, escapeHtml(host));
+}
 
 export function escapeHtml(text: string): string {
   let out = "";
@@ -33,20 +122,4 @@ export function escapeHtml(text: string): string {
     run = i + 1;
   }
   return out + text.substring(run);
-}
-
-const PLACEHOLDER = "{host}";
-
-/** Every "{host}" in the template becomes the escaped host. */
-export function renderPage(template: string, host: string): string {
-  const escaped = escapeHtml(host);
-  let out = "";
-  let from = 0;
-  while (true) {
-    const at = template.indexOf(PLACEHOLDER, from);
-    if (at < 0) break;
-    out += template.substring(from, at) + escaped;
-    from = at + PLACEHOLDER.length;
-  }
-  return out + template.substring(from);
 }

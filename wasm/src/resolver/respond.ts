@@ -5,7 +5,7 @@ import { Action } from "../abi/types";
 import { HeaderPair } from "../abi/headers";
 import { returnedPtr, returnedSize } from "../abi/memory";
 import { ResolverConfig } from "./config";
-import { renderPage, BAD_REQUEST_PAGE } from "./pages";
+import { ErrorPage, NOT_FOUND_PAGE, UNAVAILABLE_PAGE, BAD_HOST_PAGE, BAD_REQUEST_PAGE, renderVariant, variantOf, Variant } from "./pages";
 
 export namespace Outcome {
   export const Backend: i32 = 0;
@@ -31,11 +31,20 @@ export function setBackendRaw(ptr: usize, size: usize): void {
   host.setPropertyBytes(BACKEND_PROPERTY, ptr, size);
 }
 
-function page(status: u32, details: string, body: string): void {
+const ACCEPT = String.UTF8.encode("accept");
+
+/**
+ * Sends an error page in the variant the request's Accept asks for.  Accept is
+ * read only here, so the hit path never pays for it.
+ */
+function sendPage(page: ErrorPage, details: string, html: string, hostName: string): void {
+  const variant = host.getHeaderRaw(MapType.HttpRequestHeaders, changetype<usize>(ACCEPT), <usize>ACCEPT.byteLength)
+    ? variantOf(returnedPtr(), returnedSize()) : Variant.Html;
   const headers = new Array<HeaderPair>();
-  headers.push(new HeaderPair("content-type", "text/html; charset=utf-8"));
+  headers.push(new HeaderPair("content-type", variant == Variant.Html ? "text/html; charset=utf-8"
+    : variant == Variant.Text ? "text/plain; charset=utf-8" : "application/json"));
   headers.push(new HeaderPair("cache-control", "no-store"));
-  host.sendLocalResponse(status, details, String.UTF8.encode(body), headers);
+  host.sendLocalResponse(page.status, details, String.UTF8.encode(renderVariant(variant, page, html, hostName)), headers);
 }
 
 /**
@@ -50,9 +59,9 @@ export function deliver(res: Resolution, hostName: string, config: ResolverConfi
     if (resumed) host.continueRequest();
     return Action.Continue;
   }
-  if (res.outcome == Outcome.NotFound) page(404, "set_backend_not_found", renderPage(config.notFoundPage, hostName));
-  else if (res.outcome == Outcome.Unavailable) page(503, "set_backend_unavailable", renderPage(config.unavailablePage, hostName));
-  else page(400, "set_backend_bad_host", BAD_REQUEST_PAGE);
+  if (res.outcome == Outcome.NotFound) sendPage(NOT_FOUND_PAGE, "set_backend_not_found", config.notFoundPage, hostName);
+  else if (res.outcome == Outcome.Unavailable) sendPage(UNAVAILABLE_PAGE, "set_backend_unavailable", config.unavailablePage, hostName);
+  else sendPage(BAD_HOST_PAGE, "set_backend_bad_host", BAD_REQUEST_PAGE, "");
   return Action.Pause;
 }
 

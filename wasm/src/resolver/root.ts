@@ -44,25 +44,25 @@ export class ResolverRoot extends RootContext {
   lookups: Map<string, Lookup> = new Map();
 
   onConfigure(configSize: usize): bool {
-    if (configSize > <usize>MAX_CONFIG_BYTES) {
-      log.error("bad plugin configuration: larger than " + decimal(MAX_CONFIG_BYTES) + " bytes");
-      return false;
-    }
-    let bytes = new ArrayBuffer(0);
-    if (configSize > 0) {
-      const got = host.getBufferBytes(BufferType.PluginConfiguration, 0, configSize);
-      if (got === null) {
-        log.error("bad plugin configuration: the host did not provide it");
-        return false;
+    // One log line for every way the configuration can be bad.
+    let error = "larger than " + decimal(MAX_CONFIG_BYTES) + " bytes";
+    if (configSize <= <usize>MAX_CONFIG_BYTES) {
+      const bytes = configSize > 0 ? host.getBufferBytes(BufferType.PluginConfiguration, 0, configSize) : new ArrayBuffer(0);
+      error = "the host did not provide it";
+      if (bytes !== null) {
+        const parsed = parseConfig(Uint8Array.wrap(bytes));
+        error = parsed.error;
+        const config = parsed.config;
+        if (config !== null) return this.start(config);
       }
-      bytes = got;
     }
-    const parsed = parseConfig(Uint8Array.wrap(bytes));
-    if (parsed.config === null) {
-      log.error("bad plugin configuration: " + parsed.error);
-      return false;
-    }
-    this.config = parsed.config!;
+    log.error("bad plugin configuration: " + error);
+    return false;
+  }
+
+  /** Configuration accepted: worker id, change feed, tick. */
+  start(config: ResolverConfig): bool {
+    this.config = config;
     const now = host.nowMs();
     const workerId = allocateWorkerId(<u32>(host.nowNs() & 0xffffffff));
     if (workerId == 0) {
@@ -77,10 +77,11 @@ export class ResolverRoot extends RootContext {
   }
 
   onTick(): void {
-    if (!this.configured) return;
+    const follower = this.follower; // set whenever configured
+    if (!this.configured || follower === null) return;
     const now = host.nowMs();
     this.epoch = readEpoch(this.epoch, now);
-    this.follower!.tick(now);
+    follower.tick(now);
     this.abandonLostLookups(now);
   }
 
@@ -93,7 +94,7 @@ export class ResolverRoot extends RootContext {
     const limit = <u64>this.config.calloutTimeoutMs * 2 + 1000;
     const pending = this.lookups.values();
     for (let i = 0; i < pending.length; i++) {
-      const lookup = pending[i];
+      const lookup = unchecked(pending[i]);
       if (now <= lookup.startedAt + limit) continue; // (a clock stepped back abandons nothing)
       this.lookups.delete(lookup.host);
       log.warn("/resolve/" + lookup.host + " was never answered");
@@ -203,9 +204,9 @@ export class ResolverRoot extends RootContext {
   }
 
   onHttpCallResponse(token: u32, headerCount: u32, bodySize: usize, trailerCount: u32): void {
-    if (!this.configured) return;
+    const follower = this.follower; // set whenever configured
+    if (!this.configured || follower === null) return;
     const now = host.nowMs();
-    const follower = this.follower!;
     if (follower.isPoll(token)) {
       follower.onResponse(headerCount, bodySize, now);
       this.epoch = readEpoch(this.epoch, now);
@@ -213,7 +214,7 @@ export class ResolverRoot extends RootContext {
     }
     const pending = this.lookups.values();
     for (let i = 0; i < pending.length; i++) {
-      const lookup = pending[i];
+      const lookup = unchecked(pending[i]);
       if (lookup.token != token) continue;
       this.lookups.delete(lookup.host);
       this.release(lookup, this.answer(lookup, calloutStatus(headerCount), bodySize, now));
