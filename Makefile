@@ -13,7 +13,8 @@ export CARGO_BUILD_JOBS ?= 2
 FILTER := build/resolver.wasm
 MODULE := build/modules/ngx_http_set_backend.so
 BINDING := host/node/proxy-wasm-host.linux-x64-gnu.node
-RUST_SOURCES := Cargo.toml Cargo.lock $(shell find host nginx -name '*.rs' -o -name Cargo.toml -not -path '*/node_modules/*' 2>/dev/null)
+HOST_SOURCES := Cargo.toml Cargo.lock $(shell find host -name '*.rs' -o -name Cargo.toml 2>/dev/null)
+NGINX_SOURCES := $(HOST_SOURCES) $(shell find nginx -name '*.rs' -o -name Cargo.toml 2>/dev/null)
 WASM_SOURCES := asconfig.json $(shell find wasm/src -name '*.ts' 2>/dev/null)
 
 .PHONY: all deps build run api test typecheck test-api test-wasm test-rust test-binding test-filter \
@@ -33,10 +34,10 @@ build: deps $(FILTER) $(MODULE) $(BINDING)
 $(FILTER): $(WASM_SOURCES) node_modules/.package-lock.json
 	npx asc --config asconfig.json --target release
 
-$(MODULE): $(RUST_SOURCES)
+$(MODULE): $(NGINX_SOURCES)
 	scripts/nginx-build-module.sh
 
-$(BINDING): $(RUST_SOURCES) node_modules/.package-lock.json
+$(BINDING): $(HOST_SOURCES) node_modules/.package-lock.json
 	cd host/node && npx napi build --platform --release --no-js --dts binding.generated.d.ts
 
 # The route API and nginx in the foreground (scripts/run.ts).
