@@ -17,3 +17,10 @@ mkdir -p "$root/build/modules"
 cp "$target/release/libngx_http_set_backend.so" "$root/build/modules/.ngx_http_set_backend.so.tmp"
 mv -f "$root/build/modules/.ngx_http_set_backend.so.tmp" "$root/build/modules/ngx_http_set_backend.so"
 echo "nginx module: $root/build/modules/ngx_http_set_backend.so"
+
+# The tool that precompiles a filter for set_backend_filter (native code for this
+# machine and this wasmtime), built with the same engine settings as the module.
+cargo build -j2 --release -p set-backend-host --bin proxy-wasm-precompile
+cp "$target/release/proxy-wasm-precompile" "$root/build/modules/.proxy-wasm-precompile.tmp"
+mv -f "$root/build/modules/.proxy-wasm-precompile.tmp" "$root/build/modules/proxy-wasm-precompile"
+echo "precompiler: $root/build/modules/proxy-wasm-precompile"

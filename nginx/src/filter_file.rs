@@ -4,12 +4,31 @@
 //! and the seed deadlocked by starting a runtime before fork), so `nginx -t` checks
 //! what can be checked by parsing alone: that the file is a WebAssembly module and
 //! that it speaks proxy-wasm ABI 0.2.1. Compilation happens in each worker.
+//!
+//! A file made by `proxy-wasm-precompile` (host/) is accepted too: native code for
+//! this machine, which workers load without compiling. Only its kind is checked
+//! here; whether it matches this build's wasmtime is checked by the worker.
 
 use wasmparser::{Parser, Payload};
 
 pub const ABI_EXPORT: &str = "proxy_abi_version_0_2_1";
 
-pub fn check(bytes: &[u8]) -> Result<(), String> {
+/// The section wasmtime writes into its serialized modules (ELF objects).
+const WASMTIME_SECTION: &[u8] = b".wasmtime.engine";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Wasm,
+    Precompiled,
+}
+
+pub fn check(bytes: &[u8]) -> Result<Kind, String> {
+    if bytes.starts_with(b"\x7fELF") {
+        if bytes.windows(WASMTIME_SECTION.len()).any(|w| w == WASMTIME_SECTION) {
+            return Ok(Kind::Precompiled);
+        }
+        return Err("is an ELF file but not a module precompiled by wasmtime (proxy-wasm-precompile)".into());
+    }
     if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
         return Err("is not a WebAssembly module (no \\0asm header)".into());
     }
@@ -37,7 +56,7 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
     if !memory {
         return Err("does not export its memory".into());
     }
-    Ok(())
+    Ok(Kind::Wasm)
 }
 
 #[cfg(test)]
@@ -55,6 +74,14 @@ mod tests {
         // The smallest valid module: header only.
         let empty = b"\0asm\x01\0\0\0";
         assert!(check(empty).unwrap_err().contains(ABI_EXPORT));
+    }
+
+    #[test]
+    fn tells_precompiled_modules_from_other_elf_files() {
+        let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+        assert!(check(&elf).unwrap_err().contains("not a module precompiled by wasmtime"));
+        elf.extend_from_slice(b"....\0.wasmtime.engine\0");
+        assert_eq!(check(&elf), Ok(Kind::Precompiled));
     }
 
     #[test]

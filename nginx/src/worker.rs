@@ -65,7 +65,14 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
 fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
     let started = std::time::Instant::now();
     let runtime = Runtime::new(RuntimeConfig::default())?;
-    let module = runtime.compile(&mcf.filter_bytes)?;
+    let module = if mcf.filter_precompiled {
+        // SAFETY: the operator's file from proxy-wasm-precompile (nginx -t checked its
+        // kind); wasmtime checks version and settings, and trusts the code, like any
+        // other module nginx is told to load.
+        unsafe { runtime.deserialize(&mcf.filter_bytes)? }
+    } else {
+        runtime.compile(&mcf.filter_bytes)?
+    };
     let compiled = started.elapsed();
     let shared_data: Arc<dyn SharedData> = if mcf.shm_zone.is_null() {
         ngx_log_error!(NGX_LOG_NOTICE, log(), "set_backend: no set_backend_shared_zone: shared data is per worker");
@@ -99,8 +106,9 @@ fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
     ngx_log_error!(
         NGX_LOG_NOTICE,
         log(),
-        "set_backend: filter \"{}\" compiled in {} ms, started in {} ms",
+        "set_backend: filter \"{}\" {} in {} ms, started in {} ms",
         path,
+        if mcf.filter_precompiled { "loaded (precompiled)" } else { "compiled" },
         compiled.as_millis(),
         (started.elapsed() - compiled).as_millis()
     );

@@ -110,8 +110,9 @@ extern "C" fn set_filter(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *m
         Ok(v) => v,
         Err(e) => return e,
     };
-    if let Err(why) = filter_file::check(&bytes) {
-        return fail(cf, &format!("file \"{full}\" {why}"));
+    match filter_file::check(&bytes) {
+        Ok(kind) => mcf.filter_precompiled = kind == filter_file::Kind::Precompiled,
+        Err(why) => return fail(cf, &format!("file \"{full}\" {why}")),
     }
     mcf.filter_path = Some(full);
     mcf.filter_bytes = bytes;

@@ -24,6 +24,8 @@ pub struct MainConf {
     /// The filter's bytes, read and checked in the master at configuration time;
     /// workers inherit them through fork and compile them after it.
     pub filter_bytes: Vec<u8>,
+    /// The file is a wasmtime artifact from `proxy-wasm-precompile`, not wasm.
+    pub filter_precompiled: bool,
     /// The filter's plugin configuration (`proxy_get_buffer_bytes(PluginConfiguration)`).
     pub filter_config: Option<Vec<u8>>,
     /// None until set or defaulted in init_main_conf.
@@ -49,6 +51,7 @@ impl Default for MainConf {
         Self {
             filter_path: None,
             filter_bytes: Vec::new(),
+            filter_precompiled: false,
             filter_config: None,
             filter_timeout: None,
             pause_timeout: None,
