@@ -132,7 +132,7 @@ export function nginxConf(setup: SetupId, workers: number, p: Paths): string {
 ${runAsRoot}
 worker_processes ${workers};
 pid ${p.dir}/front.pid;
-error_log ${p.dir}/front.error.log warn;
+error_log ${p.dir}/front.error.log ${process.env.BENCH_NGINX_LOG ?? "warn"};
 events { worker_connections 8192; }
 http {
   access_log off;
@@ -144,7 +144,7 @@ http {
   scgi_temp_path ${p.dir}/tmp;
   ${httpBlockExtras(setup, p)}
   server {
-    listen 127.0.0.1:${FRONT} reuseport backlog=4096;
+    listen 127.0.0.1:${FRONT} backlog=4096;
     location / { ${location(setup)} }
     ${resolveLocation}
   }

@@ -23,9 +23,21 @@ export interface Server {
 
 const live = new Set<ChildProcess>();
 
-/** Kills whatever is still running (on exit, on a signal, after a failure). */
+/** Kills whatever is still running (on exit, on a signal, after a failure), nginx's workers too:
+ * a SIGKILLed master leaves its workers behind, still listening. */
 export function killAll(): void {
-  for (const child of live) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const child of live) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const workers = children(child.pid!);
+    child.kill("SIGKILL");
+    for (const pid of workers) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+  }
 }
 
 export function portOpen(port: number): Promise<boolean> {

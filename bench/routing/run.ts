@@ -8,11 +8,11 @@
 // Environment: BENCH_SECONDS (per wrk run, default 6), BENCH_ROUNDS (default 3;
 // the best round per setup is reported), BENCH_MILLION=0 skips the 1,000,000-host
 // phase, BENCH_NO_DOCS=1 leaves docs/benchmarks.md alone, BENCH_ONLY=id,id runs those
-// setups only, BENCH_PROFILE=1 profiles them with perf instead (one worker each).
+// setups only, SET_BACKEND_MODULE / SET_BACKEND_FILTER test other builds, BENCH_PROFILE=1 profiles them with perf instead (one worker each).
 // Every process it starts is stopped at the end (or on a failure or a signal);
 // its files live in /tmp/set-backend-routing-*, removed afterwards.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { authHeaders, request, startService, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
 import { BACKEND_A, BACKEND_B, FRONT, SETUPS, backendConf, haproxyConf, nginxConf, type Paths, type Setup, type SetupId } from "./configs.ts";
 import { get, percentile, propagation, sequentialLatencies, type Propagation } from "./probes.ts";
-import { haproxyCommand, killAll, startHaproxy, startNginx, workersRss, type Server } from "./procs.ts";
+import { haproxyCommand, killAll, portOpen, startHaproxy, startNginx, workersRss, type Server } from "./procs.ts";
 import { cpuTimeMs } from "../lib/machine.ts";
 import { profile } from "./profile.ts";
 import { writeReport, type Results, type Row } from "./report.ts";
@@ -88,6 +88,11 @@ async function startSetup(setup: Setup, workers: number, paths: Paths): Promise<
   return startNginx(paths.dir, `front-${setup.id}`, nginxConf(setup.id, workers, paths), FRONT);
 }
 
+function errorLogTail(paths: Paths): string {
+  const file = join(paths.dir, "front.error.log");
+  return existsSync(file) ? readFileSync(file, "utf8").split("\n").slice(-15).join("\n") : "(none)";
+}
+
 /** Fills caches and keep-alive pools, then checks that the hosts reach backend A. */
 async function warm(setup: Setup, firstHost: number): Promise<void> {
   await wrk({ port: FRONT, seconds: setup.usesApi ? 2 : 1, connections: 4, hosts: SPREAD, firstHost });
@@ -100,7 +105,9 @@ async function warm(setup: Setup, firstHost: number): Promise<void> {
 async function measure(setup: Setup, workers: number, paths: Paths, phase: Row["phase"], firstHost: number): Promise<Row> {
   const server = await startSetup(setup, workers, paths);
   try {
-    await warm(setup, firstHost);
+    await warm(setup, firstHost).catch((error: Error) => {
+      throw new Error(`${error.message}\nfront error log:\n${errorLogTail(paths)}`);
+    });
     const load = load1();
     // CPU time the workers spend per request: unlike req/s, other work on the machine does not inflate it.
     const cpu = () => server.workers().reduce((sum, pid) => sum + cpuTimeMs(pid), 0);
@@ -113,7 +120,7 @@ async function measure(setup: Setup, workers: number, paths: Paths, phase: Row["
     const hosts = Array.from({ length: 3 * SPREAD }, (_, i) => hostName(firstHost + (i % SPREAD)));
     const quiet = await sequentialLatencies(FRONT, hosts);
     const q = { p50: percentile(quiet, 50), p99: percentile(quiet, 99), p999: percentile(quiet, 99.9) };
-    log(`${phase} ${workers}w ${setup.id}: ${Math.round(r.rps)} req/s p50 ${r.p50} µs p99 ${r.p99} µs p99.9 ${r.p999} µs errors ${r.errors}; CPU ${cpuPerRequest.toFixed(1)} µs/req; 1 connection p50 ${q.p50.toFixed(3)} p99 ${q.p99.toFixed(3)} ms`);
+    log(`${phase} ${workers}w ${setup.id}: ${Math.round(r.rps)} req/s p50 ${r.p50} µs p99 ${r.p99} µs p99.9 ${r.p999} µs errors ${r.errors}${r.errors ? ` (${r.errorDetail})` : ""}; CPU ${cpuPerRequest.toFixed(1)} µs/req; 1 connection p50 ${q.p50.toFixed(3)} p99 ${q.p99.toFixed(3)} ms`);
     return { phase, workers, setup: setup.id, label: setup.label, ...r, cpuPerRequest, quiet: q, rssPerWorker: rss / count, load, startMs: server.startMs, testMs: server.testMs };
   } finally {
     await server.stop();
@@ -213,11 +220,15 @@ async function propagationOf(setup: Setup, workers: number, paths: Paths, api: S
 
 async function main(): Promise<void> {
   const paths0 = {
-    module: join(ROOT, "build/modules/ngx_http_set_backend.so"),
-    filter: join(ROOT, "build/resolver.wasm"),
+    module: process.env.SET_BACKEND_MODULE ?? join(ROOT, "build/modules/ngx_http_set_backend.so"),
+    filter: process.env.SET_BACKEND_FILTER ?? join(ROOT, "build/resolver.wasm"),
   };
   for (const f of [paths0.module, paths0.filter, "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/sbin/haproxy", "/usr/lib/nginx/modules/ngx_http_lua_module.so", "/usr/share/lua/5.1/ngx/balancer.lua"]) {
     if (!existsSync(f)) throw new Error(`${f} is missing (make build; apt-get install wrk haproxy libnginx-mod-http-lua lua-resty-core gnuplot-nox)`);
+  }
+  // A listener left over from an interrupted run would take part of the traffic: refuse to start.
+  for (const port of [BACKEND_A, BACKEND_B, FRONT]) {
+    if (await portOpen(port)) throw new Error(`port ${port} is in use (a previous run's nginx?); stop it first`);
   }
   const dir = mkdtempSync("/tmp/set-backend-routing-");
   execFileSync("chmod", ["755", dir]);
@@ -252,14 +263,15 @@ async function main(): Promise<void> {
     propagation: [],
     loads: {},
   };
+  let api: ServiceProcess | undefined;
   const onSignal = () => {
     killAll();
+    api?.child.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
     process.exit(130);
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  let api: ServiceProcess | undefined;
   let backend: Server | undefined;
   try {
     backend = await startNginx(dir, "backend", backendConf(paths), BACKEND_B);

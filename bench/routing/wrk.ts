@@ -16,6 +16,7 @@ export interface WrkResult {
   requests: number;
   /** Non-2xx answers plus socket errors: a run with errors is not a fair figure. */
   errors: number;
+  errorDetail: string;
 }
 
 export interface WrkOptions {
@@ -45,6 +46,7 @@ export function wrk(options: WrkOptions): Promise<WrkResult> {
         max: r.max!,
         requests: r.requests!,
         errors: r.non2xx! + r.connect! + r.read! + r.write! + r.timeout!,
+        errorDetail: `non-2xx ${r.non2xx}, connect ${r.connect}, read ${r.read}, write ${r.write}, timeout ${r.timeout}`,
       });
     });
   });
