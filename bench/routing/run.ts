@@ -137,8 +137,9 @@ async function throughput(paths: Paths, phase: Row["phase"], workerCounts: numbe
         const row = await measure(setup, workers, paths, phase, firstHost);
         const key = `${workers}/${setup.id}`;
         row.runs = [...(best.get(key)?.runs ?? []), Math.round(row.rps)];
+        row.cpuRuns = [...(best.get(key)?.cpuRuns ?? []), row.cpuPerRequest];
         if (!best.has(key) || row.rps > best.get(key)!.rps) best.set(key, row);
-        else best.get(key)!.runs = row.runs;
+        else Object.assign(best.get(key)!, { runs: row.runs, cpuRuns: row.cpuRuns });
       }
     }
   }
@@ -148,7 +149,7 @@ async function throughput(paths: Paths, phase: Row["phase"], workerCounts: numbe
 async function missPath(setup: Setup, paths: Paths): Promise<Results["miss"][number]> {
   const server = await startSetup(setup, 1, paths);
   try {
-    const hosts = Array.from({ length: 400 }, (_, i) => hostName(5001 + i));
+    const hosts = Array.from({ length: 1000 }, (_, i) => hostName(5001 + i));
     const miss = await sequentialLatencies(FRONT, hosts);
     const hit = await sequentialLatencies(FRONT, hosts);
     const result = {
