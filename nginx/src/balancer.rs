@@ -35,10 +35,9 @@ union SockaddrStorage {
     un: sockaddr_un,
 }
 
-/// Replaces the placeholder `server` a balancer-only upstream needs: nginx refuses
-/// an upstream without servers, but this one's peers come from the filter.
-pub fn add_placeholder_server(cf: *mut ngx_conf_t, uscf: &mut ngx_http_upstream_srv_conf_t) -> bool {
-    let _ = cf;
+/// Adds the `server` entry nginx requires in every upstream block (it refuses one
+/// without servers); this upstream's peer comes from the filter, so nothing reads it.
+pub fn add_placeholder_server(uscf: &mut ngx_http_upstream_srv_conf_t) -> bool {
     if uscf.servers.is_null() {
         return false;
     }

@@ -2,7 +2,9 @@
 // form, the balancer form with keep-alive, local responses, pause/resume around an
 // http call, traps and deadlines, shared data across workers and reloads, ticks.
 import test from "ava";
+import { chmodSync } from "node:fs";
 import http from "node:http";
+import { join } from "node:path";
 import {
   cleanup, config, freePort, get, requireModule, startApi, startBackend, startNginx, tempDir, testFilter,
   type Api, type Backend, type Nginx,
@@ -82,6 +84,26 @@ test.serial("the balancer form reuses one backend connection across requests (ke
   const ports = new Set(backend.seen.slice(before).map((s) => s.remotePort));
   // One client connection stays on one worker, whose keepalive cache serves them all.
   t.is(ports.size, 1, `backend saw connections from ports ${[...ports].join(", ")}`);
+});
+
+test.serial("the balancer connects to a unix-socket backend", async (t) => {
+  const socket = join(dir, "backend.sock");
+  const server = http.createServer((req, res) => res.end(`unix ${req.url}`));
+  await new Promise<void>((r) => server.listen(socket, r));
+  chmodSync(socket, 0o666);
+  try {
+    const r = await get(port, "/balanced/over-unix", { "x-backend": `unix:${socket}` });
+    t.is(r.status, 200);
+    t.is(r.body, "unix /balanced/over-unix");
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test.serial("the balancer answers 502 when the chosen backend refuses connections", async (t) => {
+  const r = await get(port, "/balanced/refused", { "x-backend": `127.0.0.1:${await freePort()}` });
+  t.is(r.status, 502);
 });
 
 test.serial("the balancer answers 502 when the filter chose no usable backend", async (t) => {

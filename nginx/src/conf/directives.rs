@@ -281,7 +281,7 @@ extern "C" fn set_balancer(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: 
     if uscf.peer.init_upstream.is_some() {
         return fail(cf, "must come before other balancing directives (keepalive, hash, ...) in the upstream");
     }
-    if !balancer::add_placeholder_server(cf, uscf) {
+    if !balancer::add_placeholder_server(uscf) {
         return NGX_CONF_ERROR;
     }
     uscf.peer.init_upstream = Some(balancer::init_upstream);
