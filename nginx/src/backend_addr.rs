@@ -32,9 +32,30 @@ pub fn parse(backend: &[u8]) -> Result<BackendAddr<'_>, &'static str> {
     Ok(BackendAddr::Ip(addr))
 }
 
+/// The backend as `set_backend $var` stores it. nginx's URL syntax ends a unix
+/// socket path with `:` (`http://unix:/run/app.sock:/uri`), so a `unix:/path` backend
+/// gets that colon: the seed's `proxy_pass http://$backend$request_uri;` then works
+/// for unix sockets too. Everything else is unchanged.
+pub fn as_variable(backend: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if backend.starts_with(b"unix:") && !backend.ends_with(b":") {
+        let mut v = backend.to_vec();
+        v.push(b':');
+        std::borrow::Cow::Owned(v)
+    } else {
+        std::borrow::Cow::Borrowed(backend)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unix_backends_end_with_a_colon_in_the_variable() {
+        assert_eq!(&*as_variable(b"unix:/run/app.sock"), b"unix:/run/app.sock:");
+        assert_eq!(&*as_variable(b"unix:/run/app.sock:"), b"unix:/run/app.sock:");
+        assert_eq!(&*as_variable(b"10.0.0.7:3000"), b"10.0.0.7:3000");
+    }
 
     #[test]
     fn accepts_ip_and_unix_backends() {

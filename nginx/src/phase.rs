@@ -156,7 +156,7 @@ unsafe extern "C" fn on_pause_timeout(ev: *mut ngx::ffi::ngx_event_t) {
 /// into their (changeable) nginx variables.
 unsafe fn apply_variables(r: *mut ngx_http_request_t, ctx: &RequestCtx, lcf: &LocConf, ngx_vars: &[(Vec<u8>, Vec<u8>)]) {
     if let (Some(index), Some(b)) = (lcf.variable_index(), ctx.backend.as_ref()) {
-        unsafe { set_indexed(r, index as usize, b) };
+        unsafe { set_indexed(r, index as usize, &crate::backend_addr::as_variable(b)) };
     }
     if ngx_vars.is_empty() {
         return;

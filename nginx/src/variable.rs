@@ -11,9 +11,19 @@ pub unsafe extern "C" fn get_backend(
     _data: usize,
 ) -> ngx_int_t {
     let v = unsafe { &mut *v };
-    match unsafe { request_ctx::get(r) }.and_then(|c| c.backend.as_deref()) {
-        Some(b) => unsafe { set_value(v, b.as_ptr() as *mut u8, b.len()) },
-        None => v.set_not_found(1),
+    let Some(b) = unsafe { request_ctx::get(r) }.and_then(|c| c.backend.as_deref()) else {
+        v.set_not_found(1);
+        return NGX_OK as ngx_int_t;
+    };
+    let b = crate::backend_addr::as_variable(b);
+    let pool = unsafe { ngx::core::Pool::from_ngx_pool((*r).pool) };
+    let p = pool.alloc_unaligned(b.len().max(1)) as *mut u8;
+    if p.is_null() {
+        return ngx::ffi::NGX_ERROR as ngx_int_t;
+    }
+    unsafe {
+        core::ptr::copy_nonoverlapping(b.as_ptr(), p, b.len());
+        set_value(v, p, b.len());
     }
     NGX_OK as ngx_int_t
 }

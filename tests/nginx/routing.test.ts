@@ -86,7 +86,7 @@ test.serial("the balancer form reuses one backend connection across requests (ke
   t.is(ports.size, 1, `backend saw connections from ports ${[...ports].join(", ")}`);
 });
 
-test.serial("the balancer connects to a unix-socket backend", async (t) => {
+test.serial("both forms reach a unix-socket backend", async (t) => {
   const socket = join(dir, "backend.sock");
   const server = http.createServer((req, res) => res.end(`unix ${req.url}`));
   await new Promise<void>((r) => server.listen(socket, r));
@@ -95,6 +95,10 @@ test.serial("the balancer connects to a unix-socket backend", async (t) => {
     const r = await get(port, "/balanced/over-unix", { "x-backend": `unix:${socket}` });
     t.is(r.status, 200);
     t.is(r.body, "unix /balanced/over-unix");
+    // proxy_pass http://$backend$request_uri: $backend is "unix:/path:" (nginx's URL syntax).
+    const v = await get(port, "/variable/over-unix?q=1", { "x-backend": `unix:${socket}` });
+    t.is(v.status, 200);
+    t.is(v.body, "unix /variable/over-unix?q=1");
   } finally {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
