@@ -18,8 +18,9 @@ export async function profile(setups: Setup[], paths: Paths, seconds: number, wa
     try {
       await warm(setup);
       const worker = server.workers()[0]!;
-      const data = join(paths.dir, `perf-${setup.id}.data`);
-      const perf = spawn("perf", ["record", "-q", "-e", "cpu-clock", "-F", "4000", "-g", "-p", String(worker), "-o", data, "--", "sleep", String(seconds - 1)], { stdio: "ignore" });
+      // BENCH_PERF_DIR keeps the recordings for a closer look (perf report -i … -g caller).
+      const data = join(process.env.BENCH_PERF_DIR ?? paths.dir, `perf-${setup.id}.data`);
+      const perf = spawn("perf", ["record", "-q", "-e", "cpu-clock", "-F", "4000", ...(process.env.BENCH_PERF_DWARF === "1" ? ["--call-graph", "dwarf,16384"] : ["-g"]), "-p", String(worker), "-o", data, "--", "sleep", String(seconds - 1)], { stdio: "ignore" });
       const exited = new Promise((resolve) => perf.once("exit", resolve));
       const r = await wrk({ port: FRONT, seconds });
       await exited;
