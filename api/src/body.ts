@@ -22,6 +22,10 @@ export async function readText(ctx: Context, limit: number): Promise<string> {
   return getRawBody(ctx.req, { limit, length: ctx.request.length, encoding: "utf8" });
 }
 
+export async function readBytes(ctx: Context, limit: number): Promise<Buffer> {
+  return getRawBody(ctx.req, { limit, length: ctx.request.length });
+}
+
 /** Reads a JSON body (any JSON value); the caller validates its shape. */
 export async function readJson(ctx: Context): Promise<unknown> {
   requireContentType(ctx, JSON_TYPES);

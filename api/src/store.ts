@@ -43,6 +43,7 @@ interface Meta {
 const META_KEY = "log";
 
 export class RouteStore {
+  readonly dir: string;
   readonly retainChanges: number;
   private readonly env: RootDatabase;
   private readonly entries: Database<string, string>;
@@ -52,6 +53,7 @@ export class RouteStore {
   private readonly committed = new EventEmitter();
 
   constructor(options: StoreOptions) {
+    this.dir = options.dir;
     this.retainChanges = options.retainChanges ?? 10_000;
     this.env = open({ path: join(options.dir, "routes.mdb"), maxDbs: 4 });
     this.entries = this.env.openDB<string, string>({ name: "entries", encoding: "string" });
@@ -182,6 +184,11 @@ export class RouteStore {
       this.committed.on("seq", onSeq);
       signal?.addEventListener("abort", finish);
     });
+  }
+
+  /** Wakes long-polls after another thread (the import worker) wrote to this environment. */
+  announceExternalWrite(): void {
+    this.committed.emit("seq", this.seq);
   }
 
   async close(): Promise<void> {

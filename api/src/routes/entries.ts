@@ -3,10 +3,10 @@ import { Readable } from "node:stream";
 import Router from "@koa/router";
 import type { Context } from "koa";
 import { normalizeBackend } from "../backend.ts";
-import { NDJSON_TYPES, readJson, readText, requireContentType } from "../body.ts";
+import { NDJSON_TYPES, readBytes, readJson, requireContentType } from "../body.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { normalizeRouteHost } from "../hosts.ts";
-import { parseImport } from "../import.ts";
+import { importOnWorker } from "../import.ts";
 import { BackendBody, EntryBody, ListQuery, check } from "../schemas.ts";
 import type { Entry, RouteStore } from "../store.ts";
 
@@ -95,16 +95,17 @@ export function entriesRouter({ store, importLimitBytes }: EntriesOptions): Rout
 
   router.post("/entries/import", async (ctx) => {
     requireContentType(ctx, NDJSON_TYPES);
-    const text = await readText(ctx, importLimitBytes);
-    const { entries, problems, badLines } = parseImport(text);
-    if (badLines > 0) {
-      throw new ApiError(400, "invalid_import", `${badLines} of the lines are invalid; nothing was imported`, {
-        lines: problems,
+    const body = await readBytes(ctx, importLimitBytes);
+    const outcome = await importOnWorker({ dir: store.dir, retainChanges: store.retainChanges, body });
+    if (!outcome.ok) {
+      throw new ApiError(400, "invalid_import", `${outcome.badLines} of the lines are invalid; nothing was imported`, {
+        lines: outcome.problems,
       });
     }
-    const result = await store.import(entries.values());
-    ctx.log.info({ lines: entries.size, ...result }, "routes imported");
-    ctx.body = { imported: entries.size, ...result };
+    store.announceExternalWrite();
+    const { ok: _, ...counts } = outcome;
+    ctx.log.info(counts, "routes imported");
+    ctx.body = counts;
   });
 
   return router;
