@@ -14,11 +14,11 @@ FILTER := build/resolver.wasm
 MODULE := build/modules/ngx_http_set_backend.so
 BINDING := host/node/proxy-wasm-host.linux-x64-gnu.node
 HOST_SOURCES := Cargo.toml Cargo.lock $(shell find host -name '*.rs' -o -name Cargo.toml 2>/dev/null)
-NGINX_SOURCES := $(HOST_SOURCES) $(shell find nginx -name '*.rs' -o -name Cargo.toml 2>/dev/null)
+NGINX_SOURCES := $(HOST_SOURCES) $(shell find nginx -name '*.rs' -o -name Cargo.toml 2>/dev/null) scripts/build-native.sh
 WASM_SOURCES := asconfig.json $(shell find wasm/src -name '*.ts' 2>/dev/null)
 
 .PHONY: all deps build run api test typecheck test-api test-wasm test-rust test-binding test-filter \
-        test-nginx test-e2e bench bench-api bench-host clean
+        test-nginx test-e2e bench bench-deps bench-api bench-host bench-routing clean
 
 all: build
 
@@ -34,11 +34,10 @@ build: deps $(FILTER) $(MODULE) $(BINDING)
 $(FILTER): $(WASM_SOURCES) node_modules/.package-lock.json
 	npx asc --config asconfig.json --target release
 
-$(MODULE): $(NGINX_SOURCES)
-	scripts/nginx-build-module.sh
-
-$(BINDING): $(HOST_SOURCES) node_modules/.package-lock.json
-	cd host/node && npx napi build --platform --release --no-js --dts binding.generated.d.ts
+# One cargo invocation builds the module, the precompiler and the Node binding,
+# so that wasmtime is compiled once for all three (scripts/build-native.sh).
+$(MODULE) $(BINDING) &: $(NGINX_SOURCES)
+	scripts/build-native.sh
 
 # The route API and nginx in the foreground (scripts/run.ts).
 run: build
@@ -73,13 +72,20 @@ test-binding: $(BINDING)
 test-filter: $(BINDING) test-wasm
 	npx ava 'tests/filter/**/*.test.ts'
 
-test-nginx: $(MODULE)
+test-nginx: $(MODULE) $(FILTER)
 	npx ava 'tests/nginx/*.test.ts'
 
 test-e2e: build
 	npx ava 'tests/e2e/*.test.ts'
 
-bench: bench-api bench-host
+bench: bench-api bench-host bench-routing
+
+# The alternatives the routing benchmark compares against, and its tools.
+bench-deps:
+	@scripts/system-deps.sh wrk haproxy libnginx-mod-http-lua lua-resty-core gnuplot-nox
+
+bench-routing: build bench-deps
+	node --import=tsx bench/routing/run.ts
 
 bench-api: deps
 	node --import=tsx bench/api-resolve.ts

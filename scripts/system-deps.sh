@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs, only those missing, so that
-# `make run` and `make test` work on a fresh Debian 12 machine.
+# `make run` and `make test` work on a fresh Debian 12 machine. Arguments name
+# more packages (the benchmarks' tools). nginx and the module's build
+# dependencies are installed by scripts/nginx-build-tree.sh.
 set -euo pipefail
 
-packages=(curl ca-certificates)
+packages=(curl ca-certificates "$@")
 
 missing=()
 for pkg in "${packages[@]}"; do
