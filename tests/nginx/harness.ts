@@ -16,7 +16,7 @@ export const MODULE = process.env.SET_BACKEND_MODULE ?? join(root, "build/module
 
 export function requireModule(): void {
   if (!existsSync(MODULE)) {
-    throw new Error(`${MODULE} is missing: build it with scripts/nginx-build-module.sh`);
+    throw new Error(`${MODULE} is missing: build it with make build (scripts/build-native.sh)`);
   }
 }
 

@@ -19,7 +19,7 @@ let nginx: Nginx;
 
 test.before(async () => {
   requireModule();
-  if (!existsSync(precompiler)) throw new Error(`${precompiler} is missing: build it with scripts/nginx-build-module.sh`);
+  if (!existsSync(precompiler)) throw new Error(`${precompiler} is missing: build it with make build (scripts/build-native.sh)`);
   dir = tempDir();
   cwasm = join(dir, "test-filter.cwasm");
   const r = spawnSync(precompiler, [testFilter(dir), cwasm], { encoding: "utf8" });
