@@ -19,6 +19,8 @@ export interface NginxSite {
   accessLog: string;
   module?: string;
   filter?: string;
+  /** proxy_read_timeout and proxy_send_timeout towards backends (nginx time, default 60s). */
+  backendTimeout?: string;
 }
 
 /** Fills {{NAME}} placeholders; a placeholder without a value is an error, not an empty string. */
@@ -48,6 +50,7 @@ export function writeNginxConf(site: NginxSite): string[] {
       RESOLVER_SOCKET: site.resolverSocket,
       PAGES: join(root, "nginx/pages"),
       ACCESS_LOG: site.accessLog,
+      BACKEND_TIMEOUT: site.backendTimeout ?? "60s",
     }),
   );
   return ["-p", prefix, "-c", confPath, "-g", "daemon off;"];

@@ -1,4 +1,5 @@
 // Routes made through api.$DOMAIN take effect in nginx without a reload.
+import net from "node:net";
 import test from "ava";
 import { eventually, startEchoBackend, startSystem, type System } from "./system.ts";
 
@@ -104,6 +105,22 @@ test.serial("a backend that refuses connections gets the 502 page, in HTML, text
   const text = await s.request("down.example.com", "/", { headers: { Accept: "text/plain" } });
   t.is(text.status, 502);
   t.regex(text.body, /^502 Bad Gateway: the backend of down.example.com/);
+});
+
+test.serial("a backend that does not answer in time gets the 504 page", async (t) => {
+  const s = await startSystem(t, { backendTimeout: "1s" });
+  // Accepts connections and reads requests, never answers.
+  const silent = net.createServer((socket) => socket.on("data", () => {}));
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  t.teardown(() => new Promise<void>((r) => silent.close(() => r())));
+  const address = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+  await s.manage("POST", "/entries.json", { host: "slow.example.com", backend: address });
+  const html = await s.request("slow.example.com");
+  t.is(html.status, 504);
+  t.regex(String(html.headers["content-type"]), /^text\/html/);
+  t.true(html.body.includes("slow.example.com"));
+  const json = await s.request("slow.example.com", "/", { headers: { Accept: "application/json" } });
+  t.like(json.json(), { error: "gateway_timeout", status: 504, host: "slow.example.com" });
 });
 
 test.serial("api.$DOMAIN serves the management API, refuses writes without the token, never exposes /resolve or /changes", async (t) => {

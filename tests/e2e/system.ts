@@ -97,7 +97,7 @@ function waitUntil(check: () => Promise<boolean>, what: string, ms = 20_000): Pr
   });
 }
 
-export async function startSystem(t: ExecutionContext): Promise<System> {
+export async function startSystem(t: ExecutionContext, options: { backendTimeout?: string } = {}): Promise<System> {
   requireBuilt();
   const stateDir = mkdtempSync(join(tmpdir(), "set-backend-e2e-"));
   // nginx's workers (www-data) must reach the API's socket in here.
@@ -143,6 +143,7 @@ export async function startSystem(t: ExecutionContext): Promise<System> {
         apiListen: `127.0.0.1:${apiPort}`,
         resolverSocket: api.socket,
         accessLog: join(stateDir, "access.log"),
+        backendTimeout: options.backendTimeout,
       });
       nginx = spawn("/usr/sbin/nginx", args, { stdio: ["ignore", "pipe", "pipe"] });
       nginx.stdout!.on("data", (d: Buffer) => (output += d));
