@@ -123,7 +123,10 @@ async function main(): Promise<void> {
     // imports them in one request, as an operator migrating a table would.
     IMPORT_LIMIT_BYTES: String(Buffer.byteLength(body) + 2 ** 20),
   };
-  let service = await startService({ stateDir, token: TOKEN, env });
+  let service = await startService({ stateDir, token: TOKEN, env }).catch((error: unknown) => {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw error;
+  });
   try {
     log(`importing ${mib(Buffer.byteLength(body))} of NDJSON (load ${load1()})`);
     const importLoad = load1();
