@@ -28,10 +28,12 @@ export function requestLog(logger: Logger, listener: string) {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      // nginx asks the internal listener on every cache miss: its successful
-      // answers are logged at debug, so that a log line (a write to stdout) is
-      // not a third of each lookup's cost. Errors stay visible.
-      const level = listener === "internal" && ctx.status < 400 ? "debug" : "info";
+      // nginx asks the internal listener on every cache miss: its answers,
+      // "no such host" included, are logged at debug, so that a log line (a
+      // write to stdout) is not a third of each lookup's cost and a scan of
+      // random Host names does not flood the log. Other errors stay visible.
+      const routine = ctx.status < 400 || ctx.status === 404;
+      const level = listener === "internal" && routine ? "debug" : "info";
       ctx.log[level]({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 1000) / 1000 }, "request");
     }
   };
