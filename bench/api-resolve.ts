@@ -281,7 +281,7 @@ from \`/proc/<pid>/stat\`) is the figure that contention on a shared machine doe
 response (all statuses), not from autocannon's whole-millisecond histogram; autocannon runs in the benchmark's
 process on the same ${f.machine.cpus} cores as the service. Before the runs, a 3-second warm-up, and 300 lookups are checked for the
 expected answer. The last row re-imports the whole table with new backends (one request, every route replaced)
-while one connection keeps resolving: the import validates and writes on the service's event loop.
+while one connection keeps resolving: the import validates and writes on a worker thread, off the event loop that answers lookups.
 `;
 }
 
