@@ -12,20 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { authHeaders, request, startService, type ServiceProcess, type Target } from "./fixtures/service-process.ts";
+import { seeded } from "../../bench/lib/routes.ts";
 
 const TOKEN = "crash-test-token-0123456789";
-
-// A small deterministic generator (mulberry32): the same seed, the same run.
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function tempStateDir(t: ExecutionContext): string {
   const dir = mkdtempSync(join(tmpdir(), "set-backend-crash-"));
