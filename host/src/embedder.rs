@@ -67,8 +67,17 @@ pub enum SharedDataError {
 /// changes on every write; `set` with cas 0 writes unconditionally, with any other
 /// cas only if it equals the entry's current one. Keys are compared in full.
 pub trait SharedData: Send + Sync {
-    fn get(&self, key: &[u8]) -> Option<(Vec<u8>, u32)>;
+    /// Appends the value of `key` to `out` and returns its cas; `None` (and `out`
+    /// unchanged) when the key is absent. The host reads into a reused buffer, so a
+    /// lookup on the request path allocates nothing.
+    fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Option<u32>;
     fn set(&self, key: &[u8], value: &[u8], cas: u32) -> Result<(), SharedDataError>;
+
+    /// The value of `key` and its cas.
+    fn get(&self, key: &[u8]) -> Option<(Vec<u8>, u32)> {
+        let mut value = Vec::new();
+        self.get_into(key, &mut value).map(|cas| (value, cas))
+    }
 }
 
 /// An outgoing `proxy_http_call`, already validated (`:method`, `:path` and

@@ -14,7 +14,7 @@ use crate::hostcalls;
 use crate::instance::Instance;
 use crate::metrics::Metric;
 use crate::runtime::{FilterModule, Limits, Runtime};
-use crate::state::{HostState, HttpContext};
+use crate::state::HostState;
 use crate::ticker::GuestThread;
 
 /// Per-filter configuration handed to the guest and the limits it runs under.
@@ -139,26 +139,23 @@ impl FilterHost {
 
     fn start_root(inst: &mut Instance, options: &FilterOptions) -> Result<()> {
         let root = ROOT_CONTEXT as i32;
-        if let Some(f) = inst.callbacks.on_context_create.clone() {
-            inst.call("proxy_on_context_create", &f, (root, 0))?;
-        }
-        if let Some(f) = inst.callbacks.on_vm_start.clone()
-            && inst.call(
-                "proxy_on_vm_start",
-                &f,
-                (root, options.vm_config.len() as i32),
-            )? == 0
-        {
+        inst.call(
+            "proxy_on_context_create",
+            |c| &c.on_context_create,
+            (root, 0),
+        )?;
+        let vm_config = options.vm_config.len() as i32;
+        if inst.call("proxy_on_vm_start", |c| &c.on_vm_start, (root, vm_config))? == Some(0) {
             return Err(HostError::StartRefused {
                 callback: "proxy_on_vm_start",
             });
         }
-        if let Some(f) = inst.callbacks.on_configure.clone()
-            && inst.call(
-                "proxy_on_configure",
-                &f,
-                (root, options.plugin_config.len() as i32),
-            )? == 0
+        let plugin_config = options.plugin_config.len() as i32;
+        if inst.call(
+            "proxy_on_configure",
+            |c| &c.on_configure,
+            (root, plugin_config),
+        )? == Some(0)
         {
             return Err(HostError::StartRefused {
                 callback: "proxy_on_configure",
@@ -195,14 +192,10 @@ impl FilterHost {
 
     fn log_and_delete(inst: &mut Instance, id: u32) -> Result<()> {
         inst.state_mut().active_context = id;
-        if let Some(f) = inst.callbacks.on_log.clone() {
-            inst.call("proxy_on_log", &f, id as i32)?;
-        }
-        if let Some(f) = inst.callbacks.on_delete.clone() {
-            inst.call("proxy_on_delete", &f, id as i32)?;
-        }
+        inst.call("proxy_on_log", |c| &c.on_log, id as i32)?;
+        inst.call("proxy_on_delete", |c| &c.on_delete, id as i32)?;
         let state = inst.state_mut();
-        state.http_contexts.remove(&id);
+        state.remove_http_context(id);
         state.orphan_calls(Some(id));
         Ok(())
     }
@@ -226,17 +219,13 @@ impl FilterHost {
         self.instance()?;
         let id = self.allocate_context();
         self.with_instance(|inst| {
-            inst.state_mut()
-                .http_contexts
-                .insert(id, HttpContext::default());
+            inst.state_mut().insert_http_context(id);
             inst.state_mut().active_context = id;
-            if let Some(f) = inst.callbacks.on_context_create.clone() {
-                inst.call(
-                    "proxy_on_context_create",
-                    &f,
-                    (id as i32, ROOT_CONTEXT as i32),
-                )?;
-            }
+            inst.call(
+                "proxy_on_context_create",
+                |c| &c.on_context_create,
+                (id as i32, ROOT_CONTEXT as i32),
+            )?;
             Ok(id)
         })
     }
@@ -249,23 +238,34 @@ impl FilterHost {
         headers: HeaderMap,
         end_of_stream: bool,
     ) -> Result<Action> {
+        self.on_request_headers_with(context_id, |map| *map = headers, end_of_stream)
+    }
+
+    /// `on_request_headers`, with `fill` writing the headers into the context's
+    /// (empty) map in place: the map's buffers are reused from finished requests,
+    /// so a worker's request path allocates nothing for them.
+    pub fn on_request_headers_with(
+        &mut self,
+        context_id: u32,
+        fill: impl FnOnce(&mut HeaderMap),
+        end_of_stream: bool,
+    ) -> Result<Action> {
         self.with_instance(|inst| {
             let ctx = inst
                 .state_mut()
                 .http_contexts
                 .get_mut(&context_id)
                 .ok_or(HostError::UnknownContext(context_id))?;
-            let count = headers.len() as i32;
-            ctx.request_headers = headers;
+            ctx.request_headers.clear();
+            fill(&mut ctx.request_headers);
+            let count = ctx.request_headers.len() as i32;
             inst.state_mut().active_context = context_id;
-            match inst.callbacks.on_request_headers.clone() {
-                Some(f) => Ok(Action::from_i32(inst.call(
-                    "proxy_on_request_headers",
-                    &f,
-                    (context_id as i32, count, end_of_stream as i32),
-                )?)),
-                None => Ok(Action::Continue),
-            }
+            let action = inst.call(
+                "proxy_on_request_headers",
+                |c| &c.on_request_headers,
+                (context_id as i32, count, end_of_stream as i32),
+            )?;
+            Ok(action.map_or(Action::Continue, Action::from_i32))
         })
     }
 
@@ -327,22 +327,19 @@ impl FilterHost {
             let state = inst.state_mut();
             state.call_response = Some(response);
             state.active_context = context_id;
-            let result = match inst.callbacks.on_http_call_response.clone() {
-                Some(f) => inst.call(
-                    "proxy_on_http_call_response",
-                    &f,
-                    (
-                        context_id as i32,
-                        token as i32,
-                        headers as i32,
-                        body as i32,
-                        trailers as i32,
-                    ),
+            let result = inst.call(
+                "proxy_on_http_call_response",
+                |c| &c.on_http_call_response,
+                (
+                    context_id as i32,
+                    token as i32,
+                    headers as i32,
+                    body as i32,
+                    trailers as i32,
                 ),
-                None => Ok(()),
-            };
+            );
             inst.state_mut().call_response = None;
-            result.map(|()| Some(context_id))
+            result.map(|_| Some(context_id))
         })
     }
 
@@ -350,9 +347,7 @@ impl FilterHost {
     pub fn on_tick(&mut self) -> Result<()> {
         self.with_instance(|inst| {
             inst.state_mut().active_context = ROOT_CONTEXT;
-            if let Some(f) = inst.callbacks.on_tick.clone() {
-                inst.call("proxy_on_tick", &f, ROOT_CONTEXT as i32)?;
-            }
+            inst.call("proxy_on_tick", |c| &c.on_tick, ROOT_CONTEXT as i32)?;
             Ok(())
         })
     }
@@ -367,10 +362,7 @@ impl FilterHost {
         }
         self.with_instance(|inst| {
             inst.state_mut().active_context = context_id;
-            let done = match inst.callbacks.on_done.clone() {
-                Some(f) => inst.call("proxy_on_done", &f, context_id as i32)? != 0,
-                None => true,
-            };
+            let done = inst.call("proxy_on_done", |c| &c.on_done, context_id as i32)? != Some(0);
             if done {
                 Self::log_and_delete(inst, context_id)
             } else {

@@ -42,6 +42,34 @@ fn memory(caller: &Caller<'_, HostState>) -> Result<wasmtime::Memory, Status> {
     caller.data().memory.ok_or(Status::InvalidMemoryAccess)
 }
 
+/// Runs `f` on the `len` bytes at `ptr`, borrowed in place, and on the host
+/// state: no copy, for the host calls on the request path.
+pub fn with_bytes<R>(
+    caller: &mut Caller<'_, HostState>,
+    ptr: i32,
+    len: i32,
+    f: impl FnOnce(&[u8], &mut HostState) -> R,
+) -> HcResult<R> {
+    let mem = memory(caller)?;
+    let (data, state) = mem.data_and_store_mut(&mut *caller);
+    let r = range(ptr, len, data.len())?;
+    Ok(f(&data[r], state))
+}
+
+/// `with_bytes` for two ranges at once (a key and a value).
+pub fn with_two<R>(
+    caller: &mut Caller<'_, HostState>,
+    (ptr_a, len_a): (i32, i32),
+    (ptr_b, len_b): (i32, i32),
+    f: impl FnOnce(&[u8], &[u8], &mut HostState) -> R,
+) -> HcResult<R> {
+    let mem = memory(caller)?;
+    let (data, state) = mem.data_and_store_mut(&mut *caller);
+    let a = range(ptr_a, len_a, data.len())?;
+    let b = range(ptr_b, len_b, data.len())?;
+    Ok(f(&data[a], &data[b], state))
+}
+
 /// Copies `len` bytes at `ptr` out of the guest.
 pub fn read(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> HcResult<Vec<u8>> {
     let mem = memory(caller)?;
@@ -83,28 +111,58 @@ pub fn return_bytes(
     ret_ptr: i32,
     ret_len: i32,
 ) -> HcResult {
-    check(caller, ret_ptr, 4)?;
-    check(caller, ret_len, 4)?;
+    let size = memory(caller)?.data_size(&*caller);
+    range(ret_ptr, 4, size)?;
+    range(ret_len, 4, size)?;
     let ptr = if bytes.is_empty() {
         0
     } else {
         allocate(caller, bytes.len())?
     };
-    if !bytes.is_empty() {
-        write(caller, ptr, bytes)?;
-    }
-    write_u32(caller, ret_ptr, ptr as u32)?;
-    write_u32(caller, ret_len, bytes.len() as u32)
+    // One view of memory for the three writes (the allocator may have grown it).
+    let mem = memory(caller)?;
+    let data = mem.data_mut(&mut *caller);
+    let mut put = |at: i32, b: &[u8]| -> HcResult {
+        let r = range(at, b.len() as i32, data.len())?;
+        data[r].copy_from_slice(b);
+        Ok(())
+    };
+    put(ptr, bytes)?;
+    put(ret_ptr, &(ptr as u32).to_le_bytes())?;
+    put(ret_len, &(bytes.len() as u32).to_le_bytes())
+}
+
+/// `return_bytes` for bytes `fill` puts in the host's reused scratch buffer
+/// (`fill` sees the host state and the empty buffer): a value read out of the
+/// host's own structures reaches the guest with no allocation on the host side.
+pub fn return_filled(
+    caller: &mut Caller<'_, HostState>,
+    ret_ptr: i32,
+    ret_len: i32,
+    fill: impl FnOnce(&mut HostState, &mut Vec<u8>) -> Result<(), Status>,
+) -> HcResult {
+    let mut buf = caller.data_mut().take_scratch();
+    let result = match fill(caller.data_mut(), &mut buf) {
+        Ok(()) => return_bytes(caller, &buf, ret_ptr, ret_len),
+        Err(s) => Err(s.into()),
+    };
+    caller.data_mut().restore_scratch(buf);
+    result
 }
 
 fn allocate(caller: &mut Caller<'_, HostState>, size: usize) -> HcResult<i32> {
     let size = i32::try_from(size).map_err(|_| Status::InvalidMemoryAccess)?;
+    // Taken out for the call and put back after (moving the handle is free;
+    // cloning it clones its registered type). A guest allocator that re-enters
+    // the host and asks for memory again finds none: INVALID_MEMORY_ACCESS.
     let alloc = caller
-        .data()
+        .data_mut()
         .allocator
-        .clone()
+        .take()
         .ok_or(Status::InvalidMemoryAccess)?;
-    let ptr = alloc.call(&mut *caller, size).map_err(Fail::Trap)?;
+    let result = alloc.call(&mut *caller, size);
+    caller.data_mut().allocator = Some(alloc);
+    let ptr = result.map_err(Fail::Trap)?;
     if ptr == 0 {
         // The guest is out of memory: report it like any unusable pointer.
         return Err(Status::InvalidMemoryAccess.into());

@@ -36,4 +36,5 @@ pub use metrics::Metric;
 pub use recorder::{Event, Recorder};
 pub use runtime::{FilterModule, Limits, Runtime, RuntimeConfig};
 pub use shared_data::MemorySharedData;
+pub use state::{IdHasher, IdMap};
 pub use ticker::{DeadlineClock, EpochTicker};

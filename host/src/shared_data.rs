@@ -41,8 +41,11 @@ impl MemorySharedData {
 }
 
 impl SharedData for MemorySharedData {
-    fn get(&self, key: &[u8]) -> Option<(Vec<u8>, u32)> {
-        self.lock().entries.get(key).cloned()
+    fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Option<u32> {
+        let inner = self.lock();
+        let (value, cas) = inner.entries.get(key)?;
+        out.extend_from_slice(value);
+        Some(*cas)
     }
 
     fn set(&self, key: &[u8], value: &[u8], cas: u32) -> Result<(), SharedDataError> {

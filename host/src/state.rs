@@ -2,12 +2,50 @@
 //! environment plus what the proxy-wasm context model needs between calls.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use wasmtime::{Memory, StoreLimits, TypedFunc};
 
 use crate::embedder::{Environment, HttpCallResponse};
 use crate::header_map::HeaderMap;
 use crate::metrics::Metrics;
+
+/// Hashes the small integers the host numbers contexts and calls with. No one
+/// outside picks them, so SipHash's flood resistance buys nothing here; a
+/// multiplicative (Fibonacci) hash is a few instructions and spreads
+/// sequential ids over hashbrown's high and low bits alike.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(*b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by context id or call token.
+pub type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
+
+/// Finished contexts kept for reuse: enough for the requests one worker has in
+/// flight at once, so a steady stream of requests allocates no context state.
+const SPARE_CONTEXTS: usize = 64;
+
+/// A reused return buffer larger than this is let go rather than kept.
+const SCRATCH_KEEP: usize = 64 << 10;
 
 /// Request/response state of one HTTP context.
 #[derive(Debug, Default)]
@@ -18,6 +56,17 @@ pub struct HttpContext {
     pub response_trailers: HeaderMap,
     /// `proxy_on_done` returned false: waiting for `proxy_done`.
     pub awaiting_done: bool,
+}
+
+impl HttpContext {
+    /// Forgets the request, keeping the maps' allocations.
+    fn clear(&mut self) {
+        self.request_headers.clear();
+        self.request_trailers.clear();
+        self.response_headers.clear();
+        self.response_trailers.clear();
+        self.awaiting_done = false;
+    }
 }
 
 pub struct HostState {
@@ -32,14 +81,19 @@ pub struct HostState {
     /// The context host calls act on; set before each callback and by
     /// `proxy_set_effective_context`.
     pub active_context: u32,
-    pub http_contexts: HashMap<u32, HttpContext>,
+    pub http_contexts: IdMap<HttpContext>,
+    /// Cleared contexts for the next requests (see `SPARE_CONTEXTS`).
+    spare_contexts: Vec<HttpContext>,
+    /// Bytes on their way to the guest (a header value, a shared-data value):
+    /// reused by every host call so that returning bytes allocates nothing.
+    pub scratch: Vec<u8>,
     /// The response being delivered, only during `proxy_on_http_call_response`.
     pub call_response: Option<HttpCallResponse>,
     /// token → context that dispatched the call.
-    pub pending_calls: HashMap<u32, u32>,
+    pub pending_calls: IdMap<u32>,
     /// Tokens whose context went away before the answer came, with whether it
     /// was lost with a trapped instance (true) or finished by the embedder (false).
-    pub orphaned_calls: HashMap<u32, bool>,
+    pub orphaned_calls: IdMap<bool>,
     pub next_token: u32,
     pub tick_period_ms: u32,
     pub metrics: Metrics,
@@ -59,14 +113,45 @@ impl HostState {
             plugin_name: String::new(),
             root_context: 1,
             active_context: 1,
-            http_contexts: HashMap::new(),
+            http_contexts: IdMap::default(),
+            spare_contexts: Vec::new(),
+            scratch: Vec::new(),
             call_response: None,
-            pending_calls: HashMap::new(),
-            orphaned_calls: HashMap::new(),
+            pending_calls: IdMap::default(),
+            orphaned_calls: IdMap::default(),
             next_token: 0,
             tick_period_ms: 0,
             metrics: Metrics::default(),
             done_queue: Vec::new(),
+        }
+    }
+
+    /// Adds HTTP context `id`, reusing a finished one's allocations.
+    pub fn insert_http_context(&mut self, id: u32) {
+        let ctx = self.spare_contexts.pop().unwrap_or_default();
+        self.http_contexts.insert(id, ctx);
+    }
+
+    /// Ends HTTP context `id`; its state is kept for a later request.
+    pub fn remove_http_context(&mut self, id: u32) {
+        if let Some(mut ctx) = self.http_contexts.remove(&id)
+            && self.spare_contexts.len() < SPARE_CONTEXTS
+        {
+            ctx.clear();
+            self.spare_contexts.push(ctx);
+        }
+    }
+
+    /// Takes the return buffer, empty (give it back with `restore_scratch`).
+    pub fn take_scratch(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        buf
+    }
+
+    pub fn restore_scratch(&mut self, buf: Vec<u8>) {
+        if buf.capacity() <= SCRATCH_KEEP {
+            self.scratch = buf;
         }
     }
 

@@ -77,7 +77,7 @@ unsafe extern "C" fn init_peer(r: *mut ngx_http_request_t, _us: *mut ngx_http_up
 unsafe extern "C" fn get_peer(pc: *mut ngx_peer_connection_t, data: *mut c_void) -> ngx_int_t {
     let peer = unsafe { &mut *(data as *mut Peer) };
     let pc = unsafe { &mut *pc };
-    let backend = match unsafe { request_ctx::get(peer.r) }.and_then(|c| c.backend.as_deref()) {
+    let backend = match unsafe { request_ctx::get(peer.r) }.and_then(|c| c.backend()) {
         Some(b) => b,
         None => {
             ngx_log_error!(

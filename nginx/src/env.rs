@@ -8,7 +8,7 @@ use ngx::ffi::{
 };
 use ngx::ngx_log_error;
 use proxy_wasm_host::{
-    HttpCallRequest, HttpCalls, LocalResponse, LogLevel, Logger, Properties, Status, StreamType, Streams,
+    Clock, HttpCallRequest, HttpCalls, LocalResponse, LogLevel, Logger, Properties, Status, StreamType, Streams,
 };
 
 use crate::{bridge, http_call, http_wire, worker};
@@ -16,6 +16,20 @@ use crate::{bridge, http_call, http_wire, worker};
 /// Calls without a timeout from the filter get this one; longer ones are capped.
 const DEFAULT_CALL_TIMEOUT_MS: u32 = 5_000;
 const MAX_CALL_TIMEOUT_MS: u32 = 60_000;
+
+/// The filter's clock is nginx's cached time, as for every nginx module: updated
+/// once per event-loop iteration, with millisecond resolution, and free to read
+/// (the filter reads it on every request to check cache lifetimes).
+pub struct CachedClock;
+
+impl Clock for CachedClock {
+    fn now_nanos(&self) -> u64 {
+        // SAFETY: nginx points ngx_cached_time at a valid slot before any module
+        // code runs in a worker, and only this thread updates it.
+        let t = unsafe { &*core::ptr::read_volatile(&raw const ngx::ffi::ngx_cached_time) };
+        (t.sec as u64).saturating_mul(1_000_000_000).saturating_add(t.msec as u64 * 1_000_000)
+    }
+}
 
 /// Filter log lines go to nginx's error log at the matching level.
 pub struct ErrorLog {
@@ -61,7 +75,7 @@ impl Properties for RequestProperties {
             [b"ngx", name] => unsafe { variable(r, name) },
             [b"request", b"path"] => Some(unsafe { (*r).unparsed_uri.as_bytes() }.to_vec()),
             [b"request", b"method"] => Some(unsafe { (*r).method_name.as_bytes() }.to_vec()),
-            [b"backend"] => bridge::with_slot(context_id, |s| s.backend.clone()).flatten(),
+            [b"backend"] => bridge::with_slot(context_id, |s| s.backend().map(<[u8]>::to_vec)).flatten(),
             _ => None,
         }
     }
@@ -75,7 +89,7 @@ impl Properties for RequestProperties {
             };
             let slot = b.slots.get_mut(&context_id).ok_or(Status::NotFound)?;
             if is_backend {
-                slot.backend = Some(value.to_vec());
+                slot.set_backend(value);
             } else if let [b"ngx", name] = path {
                 slot.ngx_vars.push((name.to_vec(), value.to_vec()));
             }

@@ -7,6 +7,7 @@
 mod backend_addr;
 mod filter_file;
 mod http_wire;
+mod variable_value;
 
 // Modules that call into nginx. They are left out of unit-test builds: their nginx
 // symbols only resolve inside an nginx process, not in a test executable.

@@ -77,9 +77,8 @@ unsafe fn start(r: *mut ngx_http_request_t, lcf: &LocConf) -> ngx_int_t {
         (*cln).handler = Some(cleanup);
         (*cln).data = id as usize as *mut core::ffi::c_void;
     }
-    let headers = unsafe { request_headers(r) };
     let eos = unsafe { (*r).headers_in.content_length_n <= 0 && (*r).headers_in.chunked() == 0 };
-    match worker::on_request_headers(id, headers, eos) {
+    match worker::on_request_headers(id, |map| unsafe { request_headers(r, map) }, eos) {
         Ok(action) => unsafe { decide(r, ctx, lcf, Some(action)) },
         Err(e) => {
             ctx.done = true;
@@ -96,14 +95,16 @@ unsafe extern "C" fn cleanup(data: *mut core::ffi::c_void) {
 unsafe fn decide(r: *mut ngx_http_request_t, ctx: &mut RequestCtx, lcf: &LocConf, action: Option<Action>) -> ngx_int_t {
     let Some(id) = ctx.context_id else { return NGX_DECLINED as ngx_int_t };
     let taken = bridge::with_slot(id, |s| {
-        (s.backend.take(), std::mem::take(&mut s.ngx_vars), s.local_response.take(), s.continued, s.pending_calls, s.failed)
+        let kept = s.take_backend(|b| unsafe { ctx.set_backend(r, b) });
+        (kept, std::mem::take(&mut s.ngx_vars), s.local_response.take(), s.continued, s.pending_calls, s.failed)
     });
-    let Some((backend, ngx_vars, local, continued, pending, failed)) = taken else {
+    let Some((kept, ngx_vars, local, continued, pending, failed)) = taken else {
         ctx.done = true;
         return internal_error(r, "request context lost");
     };
-    if let Some(b) = backend {
-        ctx.backend = Some(b);
+    if kept == Some(false) {
+        ctx.done = true;
+        return NGX_ERROR as ngx_int_t;
     }
     unsafe { apply_variables(r, ctx, lcf, &ngx_vars) };
     if failed {
@@ -155,7 +156,7 @@ unsafe extern "C" fn on_pause_timeout(ev: *mut ngx::ffi::ngx_event_t) {
 /// Writes the backend into `$var` of this location, and other `ngx.<name>` properties
 /// into their (changeable) nginx variables.
 unsafe fn apply_variables(r: *mut ngx_http_request_t, ctx: &RequestCtx, lcf: &LocConf, ngx_vars: &[(Vec<u8>, Vec<u8>)]) {
-    if let (Some(index), Some(b)) = (lcf.variable_index(), ctx.backend.as_ref()) {
+    if let (Some(index), Some(b)) = (lcf.variable_index(), ctx.backend()) {
         unsafe { set_indexed(r, index as usize, &crate::backend_addr::as_variable(b)) };
     }
     if ngx_vars.is_empty() {
@@ -189,24 +190,51 @@ unsafe fn set_indexed(r: *mut ngx_http_request_t, index: usize, value: &[u8]) {
     }
 }
 
-/// The request as the filter sees it: pseudo-headers first, then every header as received.
-unsafe fn request_headers(r: *mut ngx_http_request_t) -> HeaderMap {
+/// The request as the filter sees it: pseudo-headers first, then every header as
+/// received, with lowercase names (nginx's own lowercase copy of each name).
+unsafe fn request_headers(r: *mut ngx_http_request_t, h: &mut HeaderMap) {
     let r = unsafe { &*r };
-    let mut h = HeaderMap::new();
     let host = if r.headers_in.host.is_null() { &[][..] } else { unsafe { (*r.headers_in.host).value.as_bytes() } };
     h.add(b":authority", host);
     h.add(b":method", r.method_name.as_bytes());
     h.add(b":path", r.unparsed_uri.as_bytes());
     let https = unsafe { !(*r.connection).ssl.is_null() };
     h.add(b":scheme", if https { b"https" } else { b"http" });
-    for (k, v) in unsafe { ngx::http::list_iterator(&r.headers_in.headers) } {
-        let name = k.as_bytes().to_ascii_lowercase();
+    for field in unsafe { header_fields(&r.headers_in.headers) } {
+        // nginx fills lowcase_key for every request header it parsed; a module
+        // that pushed a header without one gets its name lowercased here.
+        let lowercase_name;
+        let name = if field.lowcase_key.is_null() {
+            lowercase_name = field.key.as_bytes().to_ascii_lowercase();
+            &lowercase_name[..]
+        } else {
+            unsafe { core::slice::from_raw_parts(field.lowcase_key, field.key.len) }
+        };
         if name == b"host" {
             continue;
         }
-        h.add(&name, v.as_bytes());
+        h.add(name, field.value.as_bytes());
     }
-    h
+}
+
+/// The fields of an nginx header list, in order.
+unsafe fn header_fields(list: &ngx::ffi::ngx_list_t) -> impl Iterator<Item = &ngx_table_elt_t> {
+    let mut part: *const ngx::ffi::ngx_list_part_t = &list.part;
+    let mut i = 0;
+    core::iter::from_fn(move || unsafe {
+        loop {
+            if part.is_null() {
+                return None;
+            }
+            if i < (*part).nelts {
+                let elts = (*part).elts as *const ngx_table_elt_t;
+                i += 1;
+                return Some(&*elts.add(i - 1));
+            }
+            part = (*part).next;
+            i = 0;
+        }
+    })
 }
 
 /// Sends the filter's local response and finalizes the request; returns NGX_DONE

@@ -6,8 +6,9 @@ use ngx::ffi::{ngx_del_timer, ngx_delete_posted_event, ngx_event_t, ngx_http_req
 pub struct RequestCtx {
     /// The filter's HTTP context for this request.
     pub context_id: Option<u32>,
-    /// The backend the filter left (property `backend`, or the `ngx.<var>` of `set_backend $var`).
-    pub backend: Option<Vec<u8>>,
+    /// The backend the filter left (property `backend`, or the `ngx.<var>` of
+    /// `set_backend $var`), in the request pool (see `set_backend`).
+    backend: Option<(*const u8, usize)>,
     /// The filter paused the request; an event will run the phases again.
     pub paused: bool,
     /// The filter run is over (continued, answered locally or failed).
@@ -31,6 +32,28 @@ impl Default for RequestCtx {
 }
 
 impl RequestCtx {
+    pub fn backend(&self) -> Option<&[u8]> {
+        // SAFETY: set_backend copied these bytes into the pool of the request that
+        // owns this context, which outlives it.
+        self.backend.map(|(p, len)| unsafe { core::slice::from_raw_parts(p, len) })
+    }
+
+    /// Keeps a copy of `backend` in the request pool `r`'s (a bump allocation, no
+    /// malloc on the request path). False when the pool is out of memory.
+    ///
+    /// # Safety
+    /// `r` must be the live request that owns this context.
+    pub unsafe fn set_backend(&mut self, r: *mut ngx_http_request_t, backend: &[u8]) -> bool {
+        let pool = unsafe { ngx::core::Pool::from_ngx_pool((*r).pool) };
+        let data = pool.alloc_unaligned(backend.len().max(1)) as *mut u8;
+        if data.is_null() {
+            return false;
+        }
+        unsafe { core::ptr::copy_nonoverlapping(backend.as_ptr(), data, backend.len()) };
+        self.backend = Some((data, backend.len()));
+        true
+    }
+
     pub fn stop_pause_timer(&mut self) {
         unsafe {
             if self.pause_timer.timer_set() != 0 {

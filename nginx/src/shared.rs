@@ -200,7 +200,7 @@ impl ShmSharedData {
 }
 
 impl SharedData for ShmSharedData {
-    fn get(&self, key: &[u8]) -> Option<(Vec<u8>, u32)> {
+    fn get_into(&self, key: &[u8], out: &mut Vec<u8>) -> Option<u32> {
         let h = hash(key);
         self.locked(|store| unsafe {
             let (_, e) = Self::find(store, key, h);
@@ -209,7 +209,8 @@ impl SharedData for ShmSharedData {
             }
             unlink(&mut (*e).lru);
             link_front(&mut store.lru, &mut (*e).lru);
-            Some((Entry::value(e).to_vec(), (*e).cas))
+            out.extend_from_slice(Entry::value(e));
+            Some((*e).cas)
         })
     }
 

@@ -4,6 +4,7 @@
 use ngx::ffi::{ngx_http_request_t, ngx_http_variable_value_t, ngx_int_t, NGX_OK};
 
 use crate::request_ctx;
+pub use crate::variable_value::set_value;
 
 pub unsafe extern "C" fn get_backend(
     r: *mut ngx_http_request_t,
@@ -11,7 +12,7 @@ pub unsafe extern "C" fn get_backend(
     _data: usize,
 ) -> ngx_int_t {
     let v = unsafe { &mut *v };
-    let Some(b) = unsafe { request_ctx::get(r) }.and_then(|c| c.backend.as_deref()) else {
+    let Some(b) = unsafe { request_ctx::get(r) }.and_then(|c| c.backend()) else {
         v.set_not_found(1);
         return NGX_OK as ngx_int_t;
     };
@@ -26,19 +27,6 @@ pub unsafe extern "C" fn get_backend(
         set_value(v, p, b.len());
     }
     NGX_OK as ngx_int_t
-}
-
-/// Points `v` at `len` bytes at `data`, which must live as long as the request.
-///
-/// # Safety
-/// `data` must stay valid for the request's lifetime.
-pub unsafe fn set_value(v: &mut ngx_http_variable_value_t, data: *mut u8, len: usize) {
-    v.set_len(len as u32);
-    v.set_valid(1);
-    v.set_no_cacheable(0);
-    v.set_not_found(0);
-    v.set_escape(0);
-    v.data = data;
 }
 
 /// `$set_backend_shared_entries` and `$set_backend_shared_evictions`: what the shared

@@ -14,7 +14,7 @@ use ngx::http::HttpModuleMainConf;
 use ngx::ngx_log_error;
 use proxy_wasm_host::{
     Action, Environment, FilterHost, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits, MemorySharedData,
-    Runtime, RuntimeConfig, SharedData, SystemClock,
+    Runtime, RuntimeConfig, SharedData,
 };
 
 use crate::conf::MainConf;
@@ -90,7 +90,7 @@ fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
         b.backend_vars = mcf.backend_vars.clone();
     });
     let env = Environment {
-        clock: Box::new(SystemClock),
+        clock: Box::new(env::CachedClock),
         logger: Box::new(env::ErrorLog { filter: path.to_string() }),
         properties: Box::new(env::RequestProperties),
         shared_data,
@@ -156,12 +156,13 @@ fn with_host<R>(f: impl FnOnce(&mut FilterHost) -> R) -> Option<R> {
 /// Creates the HTTP context for a request and its bridge slot.
 pub fn create_context(r: *mut ngx::ffi::ngx_http_request_t) -> Result<u32, String> {
     let id = with_host(|h| h.create_http_context()).ok_or("filter host busy")?.map_err(|e| e.to_string())?;
-    bridge::with(|b| b.slots.insert(id, bridge::Slot { request: Some(r), ..Default::default() }));
+    bridge::with(|b| b.open_slot(id, r));
     Ok(id)
 }
 
-pub fn on_request_headers(id: u32, headers: HeaderMap, end_of_stream: bool) -> Result<Action, String> {
-    let result = with_host(|h| h.on_request_headers(id, headers, end_of_stream)).ok_or("filter host busy")?;
+/// Runs `on_request_headers`; `fill` writes the request's headers into the context's map.
+pub fn on_request_headers(id: u32, fill: impl FnOnce(&mut HeaderMap), end_of_stream: bool) -> Result<Action, String> {
+    let result = with_host(|h| h.on_request_headers_with(id, fill, end_of_stream)).ok_or("filter host busy")?;
     after_guest_call(result.as_ref().err());
     result.map_err(|e| e.to_string())
 }
@@ -187,7 +188,7 @@ fn after_guest_call(error: Option<&HostError>) {
 
 /// The request is over (its pool is being destroyed): end the context.
 pub fn finish_request(id: u32) {
-    bridge::with(|b| b.slots.remove(&id));
+    bridge::with(|b| b.close_slot(id));
     if let Some(Err(e)) = with_host(|h| h.finish_request(id)) {
         ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\": {}", filter_name(), e);
     }

@@ -12,7 +12,6 @@ pub fn pairs_from_js(pairs: &[(String, String)]) -> HeaderMap {
 
 pub fn pairs_to_js(map: &HeaderMap) -> Vec<(String, String)> {
     map.pairs()
-        .iter()
         .map(|(k, v)| (text(k), text(v)))
         .collect()
 }

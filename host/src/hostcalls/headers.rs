@@ -77,8 +77,10 @@ pub fn proxy_get_header_map_pairs(
     ret_data: i32,
     ret_len: i32,
 ) -> HcResult {
-    let bytes = map_ref(caller.data(), map)?.serialize();
-    gm::return_bytes(caller, &bytes, ret_data, ret_len)
+    gm::return_filled(caller, ret_data, ret_len, |state, out| {
+        map_ref(state, map)?.serialize_into(out);
+        Ok(())
+    })
 }
 
 pub fn proxy_set_header_map_pairs(
@@ -102,25 +104,18 @@ pub fn proxy_get_header_map_value(
     ret_data: i32,
     ret_len: i32,
 ) -> HcResult {
-    let key = gm::read(caller, key, key_len)?;
-    let value = map_ref(caller.data(), map)?
-        .get(&key)
-        .ok_or(Status::NotFound)?
-        .to_vec();
-    gm::return_bytes(caller, &value, ret_data, ret_len)
-}
-
-fn read_key_value(
-    caller: &mut Caller<'_, HostState>,
-    key: i32,
-    key_len: i32,
-    value: i32,
-    value_len: i32,
-) -> HcResult<(Vec<u8>, Vec<u8>)> {
-    Ok((
-        gm::read(caller, key, key_len)?,
-        gm::read(caller, value, value_len)?,
-    ))
+    let mut value = caller.data_mut().take_scratch();
+    let found = gm::with_bytes(caller, key, key_len, |key, state| {
+        value.extend_from_slice(map_ref(state, map)?.get(key).ok_or(Status::NotFound)?);
+        Ok::<_, Status>(())
+    });
+    let result = match found {
+        Ok(Ok(())) => gm::return_bytes(caller, &value, ret_data, ret_len),
+        Ok(Err(s)) => Err(s.into()),
+        Err(e) => Err(e),
+    };
+    caller.data_mut().restore_scratch(value);
+    result
 }
 
 pub fn proxy_add_header_map_value(
@@ -131,8 +126,9 @@ pub fn proxy_add_header_map_value(
     value: i32,
     value_len: i32,
 ) -> HcResult {
-    let (k, v) = read_key_value(caller, key, key_len, value, value_len)?;
-    map_mut(caller.data_mut(), map)?.add(&k, &v);
+    gm::with_two(caller, (key, key_len), (value, value_len), |k, v, state| {
+        map_mut(state, map).map(|m| m.add(k, v))
+    })??;
     Ok(())
 }
 
@@ -144,8 +140,9 @@ pub fn proxy_replace_header_map_value(
     value: i32,
     value_len: i32,
 ) -> HcResult {
-    let (k, v) = read_key_value(caller, key, key_len, value, value_len)?;
-    map_mut(caller.data_mut(), map)?.replace(&k, &v);
+    gm::with_two(caller, (key, key_len), (value, value_len), |k, v, state| {
+        map_mut(state, map).map(|m| m.replace(k, v))
+    })??;
     Ok(())
 }
 
@@ -155,7 +152,8 @@ pub fn proxy_remove_header_map_value(
     key: i32,
     key_len: i32,
 ) -> HcResult {
-    let k = gm::read(caller, key, key_len)?;
-    map_mut(caller.data_mut(), map)?.remove(&k);
+    gm::with_bytes(caller, key, key_len, |k, state| {
+        map_mut(state, map).map(|m| m.remove(k))
+    })??;
     Ok(())
 }

@@ -13,14 +13,13 @@ pub fn proxy_log(
     msg_len: i32,
 ) -> HcResult {
     let level = LogLevel::from_i32(level).ok_or(Status::BadArgument)?;
-    let bytes = gm::read(caller, msg, msg_len)?;
-    let state = caller.data_mut();
-    let ctx = state.active_context;
-    state
-        .env
-        .logger
-        .log(ctx, level, &String::from_utf8_lossy(&bytes));
-    Ok(())
+    gm::with_bytes(caller, msg, msg_len, |bytes, state| {
+        let ctx = state.active_context;
+        state
+            .env
+            .logger
+            .log(ctx, level, &String::from_utf8_lossy(bytes));
+    })
 }
 
 pub fn proxy_get_log_level(caller: &mut Caller<'_, HostState>, ret_level: i32) -> HcResult {

@@ -16,9 +16,10 @@ pub fn proxy_set_shared_data(
     value_len: i32,
     cas: i32,
 ) -> HcResult {
-    let k = gm::read(caller, key, key_len)?;
-    let v = gm::read(caller, value, value_len)?;
-    match caller.data().env.shared_data.set(&k, &v, cas as u32) {
+    let written = gm::with_two(caller, (key, key_len), (value, value_len), |k, v, state| {
+        state.env.shared_data.set(k, v, cas as u32)
+    })?;
+    match written {
         Ok(()) => Ok(()),
         Err(SharedDataError::CasMismatch) => Err(Status::CasMismatch.into()),
         Err(SharedDataError::Failed) => Err(Status::InternalFailure.into()),
@@ -33,14 +34,17 @@ pub fn proxy_get_shared_data(
     ret_len: i32,
     ret_cas: i32,
 ) -> HcResult {
-    let k = gm::read(caller, key, key_len)?;
     gm::check(caller, ret_cas, 4)?;
-    let (value, cas) = caller
-        .data()
-        .env
-        .shared_data
-        .get(&k)
-        .ok_or(Status::NotFound)?;
-    gm::return_bytes(caller, &value, ret_value, ret_len)?;
-    gm::write_u32(caller, ret_cas, cas)
+    let mut value = caller.data_mut().take_scratch();
+    let found = gm::with_bytes(caller, key, key_len, |k, state| {
+        state.env.shared_data.get_into(k, &mut value)
+    });
+    let result = match found {
+        Ok(Some(cas)) => gm::return_bytes(caller, &value, ret_value, ret_len)
+            .and_then(|()| gm::write_u32(caller, ret_cas, cas)),
+        Ok(None) => Err(Status::NotFound.into()),
+        Err(e) => Err(e),
+    };
+    caller.data_mut().restore_scratch(value);
+    result
 }
