@@ -12,7 +12,6 @@ export {
   proxy_on_tick,
   proxy_on_http_call_response,
   proxy_on_request_headers,
-  proxy_on_done,
   proxy_on_delete,
 } from "./abi/context";
 export { proxy_on_memory_allocate } from "./abi/memory";

@@ -34,16 +34,40 @@ type RootFactory = (id: u32) => RootContext;
 let rootFactory: RootFactory = (id: u32): RootContext => new RootContext(id);
 const contexts = new Map<u32, Context>();
 
-function rootById(id: u32): RootContext | null {
+// The last context looked up, added or deleted (null: known absent). A request's
+// callbacks come in a row (create, headers, delete), so this saves most Map
+// lookups; id 0 never names a context.
+let lastId: u32 = 0;
+let lastContext: Context | null = null;
+
+function contextById(id: u32): Context | null {
+  if (id == lastId) return lastContext;
   if (!contexts.has(id)) return null;
-  const c = contexts.get(id);
-  return c.isRoot ? changetype<RootContext>(c) : null;
+  lastId = id;
+  lastContext = contexts.get(id);
+  return lastContext;
+}
+
+function addContext(id: u32, c: Context): void {
+  contexts.set(id, c);
+  lastId = id;
+  lastContext = c;
+}
+
+function removeContext(id: u32): void {
+  contexts.delete(id);
+  lastId = id;
+  lastContext = null;
+}
+
+function rootById(id: u32): RootContext | null {
+  const c = contextById(id);
+  return c !== null && c.isRoot ? changetype<RootContext>(c) : null;
 }
 
 function requestById(id: u32): HttpContext | null {
-  if (!contexts.has(id)) return null;
-  const c = contexts.get(id);
-  return c.isRoot ? null : changetype<HttpContext>(c);
+  const c = contextById(id);
+  return c !== null && !c.isRoot ? changetype<HttpContext>(c) : null;
 }
 
 // Garbage collection.  The build uses the `minimal` runtime (no shadow stack:
@@ -84,10 +108,10 @@ export function httpContextAlive(id: u32): bool {
 export function proxy_on_context_create(id: u32, parentId: u32): void {
   enter();
   if (parentId == 0) {
-    contexts.set(id, rootFactory(id));
+    addContext(id, rootFactory(id));
   } else {
     const root = rootById(parentId);
-    if (root !== null) contexts.set(id, root.createHttpContext(id));
+    if (root !== null) addContext(id, root.createHttpContext(id));
   }
   leave(false);
 }
@@ -138,15 +162,14 @@ export function proxy_on_request_headers(id: u32, headerCount: u32, endOfStream:
   return action;
 }
 
-export function proxy_on_done(id: u32): bool {
-  return true;
-}
+// No proxy_on_done export: the filter never defers the end of a request, and a
+// host treats a missing on_done as "done" (spec) — one guest call less per request.
 
 export function proxy_on_delete(id: u32): void {
-  if (!contexts.has(id)) return;
+  const c = contextById(id);
+  if (c === null) return;
   enter();
-  const request = requestById(id);
-  if (request !== null) request.onDelete();
-  contexts.delete(id);
+  if (!c.isRoot) changetype<HttpContext>(c).onDelete();
+  removeContext(id);
   leave(false);
 }
