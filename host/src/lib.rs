@@ -10,6 +10,8 @@
 //! See docs/abi.md for what each host function does here.
 
 pub mod abi;
+#[cfg(target_os = "linux")]
+pub mod cpu_timer;
 pub mod embedder;
 pub mod error;
 pub mod filter_host;

@@ -65,7 +65,14 @@ pub struct Runtime {
     engine: Engine,
     config: Arc<RuntimeConfig>,
     guest_thread: GuestThread,
-    _ticker: Option<Arc<EpochTicker>>,
+    _ticker: Option<Arc<Ticker>>,
+}
+
+/// What advances the epoch clock (kept alive with the runtime).
+enum Ticker {
+    Thread(#[allow(dead_code)] EpochTicker),
+    #[cfg(target_os = "linux")]
+    CpuTimer(#[allow(dead_code)] crate::cpu_timer::CpuTimerTicker),
 }
 
 impl Runtime {
@@ -75,21 +82,24 @@ impl Runtime {
         wc.cranelift_opt_level(OptLevel::Speed);
         let engine = Engine::new(&wc).map_err(|e| HostError::Runtime(e.to_string()))?;
         let guest_thread = GuestThread::default();
-        let ticker = if config.start_ticker {
-            Some(Arc::new(EpochTicker::start(
+        let ticker = match (config.start_ticker, config.deadline_clock) {
+            (false, _) => None,
+            #[cfg(target_os = "linux")]
+            (true, DeadlineClock::OwnThreadCpuTimer) => Some(Ticker::CpuTimer(
+                crate::cpu_timer::CpuTimerTicker::start(engine.clone(), config.epoch_tick)?,
+            )),
+            (true, clock) => Some(Ticker::Thread(EpochTicker::start(
                 engine.clone(),
                 config.epoch_tick,
-                config.deadline_clock,
+                clock,
                 guest_thread.clone(),
-            )?))
-        } else {
-            None
+            )?)),
         };
         Ok(Self {
             engine,
             config: Arc::new(config),
             guest_thread,
-            _ticker: ticker,
+            _ticker: ticker.map(Arc::new),
         })
     }
 

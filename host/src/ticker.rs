@@ -27,6 +27,11 @@ pub enum DeadlineClock {
     ThreadCpu,
     /// Wall-clock time.
     Wall,
+    /// CPU time of the thread that creates the `Runtime`, counted by a CPU-time
+    /// timer that signals that thread: no ticker thread (Linux; elsewhere a ticker
+    /// thread on wall time). For embedders that make every guest call on that one
+    /// thread, like nginx workers; see `cpu_timer` for why and how.
+    OwnThreadCpuTimer,
 }
 
 /// Idle ticks counted as one tick in `ThreadCpu` mode (see module docs).
@@ -118,7 +123,7 @@ impl EpochTicker {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(period);
                     let cpu = match clock {
-                        DeadlineClock::Wall => None,
+                        DeadlineClock::Wall | DeadlineClock::OwnThreadCpuTimer => None,
                         DeadlineClock::ThreadCpu => {
                             let id = guest.clock();
                             cpu_nanos(id).map(|now| (id, now))

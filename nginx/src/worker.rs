@@ -13,7 +13,7 @@ use ngx::ffi::{
 use ngx::http::HttpModuleMainConf;
 use ngx::ngx_log_error;
 use proxy_wasm_host::{
-    Action, Environment, FilterHost, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits, MemorySharedData,
+    Action, DeadlineClock, Environment, FilterHost, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits, MemorySharedData,
     Runtime, RuntimeConfig, SharedData,
 };
 
@@ -65,11 +65,9 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
 fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
     let started = std::time::Instant::now();
     let deadline_ms = mcf.filter_timeout.unwrap_or(crate::conf::DEFAULT_FILTER_TIMEOUT_MS);
-    // The epoch thread wakes once per tick in every worker, loaded or idle. A quarter
-    // of the deadline keeps a looping filter's overrun under 25 % while waking 4×
-    // less often than wasmtime's usual 1 ms for the default 10 ms deadline.
+    // A quarter of the deadline keeps a looping filter's overrun under 25 %.
     let tick_ms = (deadline_ms / 4).clamp(1, 50);
-    let runtime = Runtime::new(RuntimeConfig { epoch_tick: Duration::from_millis(tick_ms as u64), ..RuntimeConfig::default() })?;
+    let runtime = start_runtime(Duration::from_millis(tick_ms as u64))?;
     let module = if mcf.filter_precompiled {
         // SAFETY: the operator's file from proxy-wasm-precompile (nginx -t checked its
         // kind); wasmtime checks version and settings, and trusts the code, like any
@@ -118,6 +116,18 @@ fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
         (started.elapsed() - compiled).as_millis()
     );
     Ok(Worker { host, filter: path.to_string(), _runtime: runtime })
+}
+
+/// The engine, with the deadline counted in this worker's CPU time by a timer
+/// that signals this thread: no second thread in the worker (proxy_wasm_host's
+/// `cpu_timer` says why that matters). If that timer cannot be had (its signal
+/// taken by another module), a ticker thread counts the same CPU time instead.
+fn start_runtime(tick: Duration) -> Result<Runtime, HostError> {
+    let config = |deadline_clock| RuntimeConfig { epoch_tick: tick, deadline_clock, ..RuntimeConfig::default() };
+    Runtime::new(config(DeadlineClock::OwnThreadCpuTimer)).or_else(|e| {
+        ngx_log_error!(NGX_LOG_NOTICE, log(), "set_backend: {}; using a ticker thread instead", e);
+        Runtime::new(config(DeadlineClock::ThreadCpu))
+    })
 }
 
 pub unsafe extern "C" fn exit_process(_cycle: *mut ngx_cycle_t) {

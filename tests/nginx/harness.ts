@@ -80,6 +80,8 @@ export interface Nginx {
   dir: string;
   reload(): Promise<void>;
   errorLog(): string;
+  /** Pids of the current worker processes. */
+  workers(): number[];
   stop(): Promise<void>;
 }
 
@@ -113,6 +115,7 @@ export async function startNginx(dir: string, conf: string, port: number): Promi
   return {
     dir,
     errorLog: () => readLog(dir),
+    workers: () => workerPids(child.pid!),
     async reload() {
       const before = workerPids(child.pid!);
       const r = spawnSync(NGINX, ["-p", dir, "-c", file, "-s", "reload"], { encoding: "utf8" });

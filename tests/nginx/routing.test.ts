@@ -2,7 +2,7 @@
 // form, the balancer form with keep-alive, local responses, pause/resume around an
 // http call, traps and deadlines, shared data across workers and reloads, ticks.
 import test from "ava";
-import { chmodSync } from "node:fs";
+import { chmodSync, readdirSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import {
@@ -157,6 +157,15 @@ test.serial("a looping filter is stopped by the deadline with a 500", async (t) 
   t.is(r.status, 500);
   t.regex(nginx.errorLog(), /deadline exceeded/);
   t.is((await get(port, "/after-loop", target())).status, 200);
+});
+
+test.serial("the deadline costs no thread: each worker runs on its one thread", async (t) => {
+  // The deadline is counted by a CPU-time timer signalling the worker itself; a
+  // second thread would put glibc on its slower multi-thread paths for good.
+  const workers = nginx.workers();
+  t.is(workers.length, 2);
+  for (const pid of workers) t.deepEqual(readdirSync(`/proc/${pid}/task`), [String(pid)], `worker ${pid}`);
+  t.notRegex(nginx.errorLog(), /using a ticker thread instead/);
 });
 
 test.serial("a request the filter pauses and never continues ends with a 500", async (t) => {
