@@ -6,6 +6,13 @@
 //! compare it in full. Entries sit on an LRU list; when the pool is full the least
 //! recently used entries are freed (and counted) until the new one fits.
 //!
+//! The LRU order is approximate on purpose: a read moves its entry to the front
+//! only when it has drifted out of the front quarter of the list (known from a
+//! counter of moves, without walking the list). A cache hit on a busy host then
+//! reads the zone and writes nothing, so workers do not bounce the list's cache
+//! lines between them on every request, while eviction still takes entries from
+//! the cold end.
+//!
 //! Pointers inside the zone stay valid in every worker and across reloads: nginx maps
 //! the zone once in the master, before fork, and hands the same mapping to the next
 //! cycle when the zone keeps its name and size.
@@ -35,6 +42,9 @@ struct Store {
     entries: u64,
     evictions: u64,
     last_cas: u32,
+    /// Moves to the front so far (wrapping): an entry moved at `touched` is at
+    /// most `moves - touched` places from the front.
+    moves: u32,
 }
 
 #[repr(C)]
@@ -46,6 +56,8 @@ struct Entry {
     cas: u32,
     key_len: u32,
     value_len: u32,
+    /// `Store::moves` when this entry was last moved to the front.
+    touched: u32,
     // key bytes, then value bytes, follow the header
 }
 
@@ -64,13 +76,35 @@ impl Entry {
 }
 
 fn hash(key: &[u8]) -> u32 {
-    // FNV-1a: cheap, and collisions only cost a full key comparison.
-    let mut h: u32 = 0x811c_9dc5;
-    for b in key {
-        h ^= *b as u32;
-        h = h.wrapping_mul(0x0100_0193);
+    // Eight bytes per step (a multiply-rotate mix, as in FxHash), then a final
+    // fold of the high bits: keys are short host names, and collisions only cost
+    // a full key comparison. The hash only has to agree with itself: a zone is
+    // reused across reloads by the same module file only (nginx matches zones by
+    // the module's tag, an address in the loaded file).
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h: u64 = key.len() as u64;
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(K);
     }
-    h
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    (h ^ (h >> 32)) as u32
+}
+
+/// Moves `e` to the front of the LRU list, unless it is still in the front quarter.
+unsafe fn touch(store: *mut Store, e: *mut Entry) {
+    unsafe {
+        let distance = (*store).moves.wrapping_sub((*e).touched);
+        if u64::from(distance) < (*store).entries / 4 {
+            return;
+        }
+        unlink(&raw mut (*e).lru);
+        link_front(&raw mut (*store).lru, &raw mut (*e).lru);
+        (*store).moves = (*store).moves.wrapping_add(1);
+        (*e).touched = (*store).moves;
+    }
 }
 
 unsafe fn link_front(head: *mut Link, l: *mut Link) {
@@ -147,21 +181,23 @@ impl ShmSharedData {
         unsafe { Self { pool: (*zone).shm.addr as *mut ngx_slab_pool_t, store: (*zone).data as *mut Store } }
     }
 
-    fn locked<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+    fn locked<R>(&self, f: impl FnOnce(*mut Store) -> R) -> R {
         unsafe {
             ngx_shmtx_lock(&mut (*self.pool).mutex);
-            let r = f(&mut *self.store);
+            // A raw pointer, not `&mut Store`: the LRU links point into the store, and
+            // writes through them must not be assumed away (a `&mut` is `noalias`).
+            let r = f(self.store);
             ngx_shmtx_unlock(&mut (*self.pool).mutex);
             r
         }
     }
 
     pub fn stats(&self) -> Stats {
-        self.locked(|s| Stats { entries: s.entries, evictions: s.evictions })
+        self.locked(|s| unsafe { Stats { entries: (*s).entries, evictions: (*s).evictions } })
     }
 
-    unsafe fn find(store: &mut Store, key: &[u8], h: u32) -> (*mut *mut Entry, *mut Entry) {
-        let mut slot = unsafe { store.buckets.add(h as usize & (store.nbuckets - 1)) };
+    unsafe fn find(store: *mut Store, key: &[u8], h: u32) -> (*mut *mut Entry, *mut Entry) {
+        let mut slot = unsafe { (*store).buckets.add(h as usize & ((*store).nbuckets - 1)) };
         unsafe {
             while !(*slot).is_null() {
                 let e = *slot;
@@ -175,27 +211,34 @@ impl ShmSharedData {
     }
 
     /// Removes `e` (found at `slot`) from the table and the LRU list and frees it.
-    unsafe fn remove(&self, store: &mut Store, slot: *mut *mut Entry, e: *mut Entry) {
+    unsafe fn remove(&self, store: *mut Store, slot: *mut *mut Entry, e: *mut Entry) {
         unsafe {
             *slot = (*e).chain;
-            unlink(&mut (*e).lru);
+            unlink(&raw mut (*e).lru);
             ngx_slab_free_locked(self.pool, e.cast());
+            (*store).entries -= 1;
         }
-        store.entries -= 1;
     }
 
     /// Frees the least recently used entry; false when there is none.
-    unsafe fn evict_one(&self, store: &mut Store) -> bool {
-        let last = store.lru.prev;
-        if last == &mut store.lru as *mut Link {
-            return false;
+    unsafe fn evict_one(&self, store: *mut Store) -> bool {
+        unsafe {
+            let last = (*store).lru.prev;
+            if last == &raw mut (*store).lru {
+                return false;
+            }
+            let e = last as *mut Entry;
+            let (slot, found) = Self::find(store, Entry::key(e), (*e).hash);
+            if found != e {
+                // The table and the list disagree: never free what the table does
+                // not hold (the write that needed room fails instead).
+                debug_assert_eq!(found, e);
+                return false;
+            }
+            self.remove(store, slot, e);
+            (*store).evictions += 1;
+            true
         }
-        let e = last as *mut Entry;
-        let (slot, found) = unsafe { Self::find(store, Entry::key(e), (*e).hash) };
-        debug_assert_eq!(found, e);
-        unsafe { self.remove(store, slot, e) };
-        store.evictions += 1;
-        true
     }
 }
 
@@ -207,8 +250,7 @@ impl SharedData for ShmSharedData {
             if e.is_null() {
                 return None;
             }
-            unlink(&mut (*e).lru);
-            link_front(&mut store.lru, &mut (*e).lru);
+            touch(store, e);
             out.extend_from_slice(Entry::value(e));
             Some((*e).cas)
         })
@@ -240,13 +282,21 @@ impl SharedData for ShmSharedData {
                 }
                 e = ngx_slab_alloc_locked(self.pool, size) as *mut Entry;
             }
-            store.last_cas = match store.last_cas.wrapping_add(1) {
+            (*store).last_cas = match (*store).last_cas.wrapping_add(1) {
                 0 => 1,
                 n => n,
             };
             ptr::write(
                 e,
-                Entry { lru: Link { prev: null_mut(), next: null_mut() }, chain: null_mut(), hash: h, cas: store.last_cas, key_len, value_len },
+                Entry {
+                    lru: Link { prev: null_mut(), next: null_mut() },
+                    chain: null_mut(),
+                    hash: h,
+                    cas: (*store).last_cas,
+                    key_len,
+                    value_len,
+                    touched: (*store).moves.wrapping_add(1),
+                },
             );
             let data = (e as *mut u8).add(size_of::<Entry>());
             ptr::copy_nonoverlapping(key.as_ptr(), data, key.len());
@@ -254,8 +304,9 @@ impl SharedData for ShmSharedData {
             // Evictions above may have changed the chain: look the slot up again.
             let (slot, _) = Self::find(store, key, h);
             *slot = e;
-            link_front(&mut store.lru, &mut (*e).lru);
-            store.entries += 1;
+            link_front(&raw mut (*store).lru, &raw mut (*e).lru);
+            (*store).moves = (*store).moves.wrapping_add(1);
+            (*store).entries += 1;
             Ok(())
         })
     }

@@ -55,3 +55,21 @@ test.serial("keys that share a prefix are distinct entries", async (t) => {
   t.is((await get(port, "/", { "x-shared-get": "1", "x-shared-key": "pre" })).body, "short");
   t.is((await get(port, "/", { "x-shared-get": "1", "x-shared-key": "prefix" })).body, "long");
 });
+
+test.serial("a read keeps an entry from being evicted before unread ones of its age", async (t) => {
+  const put = (key: string) => get(port, "/", { "x-shared-put": "1", "x-shared-key": key });
+  const read = (key: string) => get(port, "/", { "x-shared-get": "1", "x-shared-key": key });
+  // Fill the zone with entries of one size (the earlier tests left smaller ones):
+  // from then on every put evicts exactly one entry.
+  let full = 0;
+  for (let i = 0; i < 40; i++) full = Number((await put(`fill-${i}`)).headers["x-entries"]);
+  t.true(full >= 4, `the zone holds ${full} entries`);
+  t.is((await put("keep")).status, 204);
+  const half = Math.ceil(full / 2);
+  for (let i = 0; i < half; i++) t.is((await put(`a-${i}`)).status, 204);
+  t.is((await read("keep")).status, 200, "still there after half a zone of puts");
+  for (let i = 0; i < full - 2; i++) t.is((await put(`b-${i}`)).status, 204);
+  // "keep" went in before "a-0": unread, it would have gone first.
+  t.is((await read("a-0")).status, 404, "an unread entry of the same age was evicted");
+  t.is((await read("keep")).status, 200, "the entry read in between was kept");
+});
