@@ -1,6 +1,5 @@
 // One wrk run against a port on loopback, Host headers spread over many sites
-// (hosts.lua), parsed into numbers. wrk is Debian's; one thread, 32 connections,
-// as in scripts/nginx-bench.sh, so the figures compare with that script's.
+// (hosts.lua), parsed into numbers. wrk is Debian's; one thread, 32 connections.
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
