@@ -224,7 +224,7 @@ impl ShmSharedData {
     unsafe fn evict_one(&self, store: *mut Store) -> bool {
         unsafe {
             let last = (*store).lru.prev;
-            if last == &raw mut (*store).lru {
+            if core::ptr::eq(last, &raw mut (*store).lru) {
                 return false;
             }
             let e = last as *mut Entry;

@@ -224,11 +224,11 @@ pub fn deliver_http_call_response(token: u32, response: Option<HttpCallResponse>
         }
         Some(Ok(_)) => {}
     }
-    if !matches!(result, Some(Ok(_))) {
-        if let Some(c) = context.filter(|c| *c != ROOT_CONTEXT) {
-            bridge::with_slot(c, |s| s.failed = true);
-            bridge::with(|b| b.woken.push(c));
-        }
+    if !matches!(result, Some(Ok(_)))
+        && let Some(c) = context.filter(|c| *c != ROOT_CONTEXT)
+    {
+        bridge::with_slot(c, |s| s.failed = true);
+        bridge::with(|b| b.woken.push(c));
     }
     after_guest_call(result.as_ref().and_then(|r| r.as_ref().err()));
 }

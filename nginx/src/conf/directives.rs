@@ -264,10 +264,10 @@ extern "C" fn set_backend(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *
     lcf.set_backend = Some(index);
     let Some(mcf) = Module::main_conf_mut(unsafe { &*cf }) else { return NGX_CONF_ERROR };
     mcf.used = true;
-    if let Some(n) = var_name {
-        if !mcf.backend_vars.contains(&n) {
-            mcf.backend_vars.push(n);
-        }
+    if let Some(n) = var_name
+        && !mcf.backend_vars.contains(&n)
+    {
+        mcf.backend_vars.push(n);
     }
     NGX_CONF_OK
 }
