@@ -6,13 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { httpRequest, post, startTestService, TOKEN } from "./helpers.ts";
-import { startApiProcess, type ApiProcess } from "./process.ts";
+import { startService, type ServiceProcess } from "./fixtures/service-process.ts";
 
-async function startChild(t: ExecutionContext, dir: string, env: Record<string, string> = {}): Promise<ApiProcess> {
-  const child = await startApiProcess(dir, env);
-  t.teardown(() => {
-    if (child.process.exitCode === null) child.process.kill("SIGKILL");
-  });
+// The service as a child process, with its logs and stderr kept; SIGKILLed when the test ends.
+async function startChild(t: ExecutionContext, dir: string, token?: string): Promise<ServiceProcess> {
+  const child = await startService({ stateDir: dir, token, inheritEnv: true, keepLogs: true });
+  t.teardown(() => child.kill());
   return child;
 }
 
@@ -30,16 +29,15 @@ test("first start generates a token file (0600) and prints it once; later starts
   const token = readFileSync(tokenFile, "utf8").trim();
   t.true(token.length >= 16);
   t.is(statSync(tokenFile).mode & 0o777, 0o600);
-  t.true(first.stderr.join("").includes(token));
+  t.true(first.stderr().includes(token));
   t.false(JSON.stringify(first.logs).includes(token), "the token never goes to the log stream");
-  const ok = await httpRequest({ host: "127.0.0.1", port: first.port, path: "/entries.json", headers: { Authorization: `Bearer ${token}` } });
+  const ok = await httpRequest({ ...first.public, path: "/entries.json", headers: { Authorization: `Bearer ${token}` } });
   t.is(ok.status, 200);
-  first.process.kill("SIGTERM");
-  t.is(await first.exited, 0);
+  t.is((await first.stop()).code, 0);
 
   const second = await startChild(t, dir);
-  t.false(second.stderr.join("").includes(token));
-  const again = await httpRequest({ host: "127.0.0.1", port: second.port, path: "/entries.json", headers: { Authorization: `Bearer ${token}` } });
+  t.false(second.stderr().includes(token));
+  const again = await httpRequest({ ...second.public, path: "/entries.json", headers: { Authorization: `Bearer ${token}` } });
   t.is(again.status, 200);
 });
 
@@ -58,25 +56,24 @@ test("a bad setting stops the service with a message naming the variable", async
 
 test("SIGTERM answers a waiting long-poll, finishes, and exits 0", async (t) => {
   const dir = tempDir(t);
-  const child = await startChild(t, dir, { API_TOKEN: TOKEN });
-  const waiting = httpRequest({ socketPath: child.socket, path: "/changes?since=0&wait=30000" });
+  const child = await startChild(t, dir, TOKEN);
+  const waiting = httpRequest({ ...child.internal, path: "/changes?since=0&wait=30000" });
   await new Promise((r) => setTimeout(r, 200));
-  child.process.kill("SIGTERM");
+  const stopped = child.stop();
   const reply = await waiting;
   t.deepEqual(reply.json(), { seq: 0, changes: [] });
-  t.is(await child.exited, 0);
+  t.is((await stopped).code, 0);
   t.true(child.logs.some((l) => l.msg === "stopped"));
 });
 
 test("each request is logged as a JSON line with its request id, which the answer echoes", async (t) => {
   const dir = tempDir(t);
-  const child = await startChild(t, dir, { API_TOKEN: TOKEN });
-  const mine = await httpRequest({ host: "127.0.0.1", port: child.port, path: "/healthz", headers: { "X-Request-Id": "abc-123" } });
+  const child = await startChild(t, dir, TOKEN);
+  const mine = await httpRequest({ ...child.public, path: "/healthz", headers: { "X-Request-Id": "abc-123" } });
   t.is(mine.headers["x-request-id"], "abc-123");
-  const hostile = await httpRequest({ host: "127.0.0.1", port: child.port, path: "/healthz", headers: { "X-Request-Id": "a b<script>" } });
+  const hostile = await httpRequest({ ...child.public, path: "/healthz", headers: { "X-Request-Id": "a b<script>" } });
   t.regex(String(hostile.headers["x-request-id"]), /^[0-9a-f-]{36}$/);
-  child.process.kill("SIGTERM");
-  await child.exited;
+  await child.stop();
   const requests = child.logs.filter((l) => l.msg === "request");
   t.true(requests.some((l) => l.req_id === "abc-123" && l.path === "/healthz" && l.status === 200));
   t.false(JSON.stringify(child.logs).includes("<script>"));

@@ -8,7 +8,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ExecutionContext } from "ava";
-import { startApiProcess, type ApiProcess } from "../../api/test/process.ts";
+import { socketPathOf, startService, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
 import { defaultFilter, defaultModule, writeNginxConf } from "../../scripts/nginx-conf.ts";
 import { freePort } from "../nginx/harness.ts";
 
@@ -26,7 +26,7 @@ export interface Reply {
 export interface System {
   stateDir: string;
   port: number;
-  api: ApiProcess;
+  api: ServiceProcess;
   /** nginx's stdout and stderr (access log and error log), as captured so far. */
   nginxOutput(): string;
   /** A request through nginx with this Host. */
@@ -104,8 +104,8 @@ export async function startSystem(t: ExecutionContext, options: { backendTimeout
   chmodSync(stateDir, 0o755);
   const port = await freePort();
   const apiPort = await freePort();
-  const apiEnv = { API_TOKEN: TOKEN, API_LISTEN: `127.0.0.1:${apiPort}`, DOMAIN };
-  let api = await startApiProcess(stateDir, apiEnv);
+  const apiOptions = { stateDir, token: TOKEN, env: { API_LISTEN: `127.0.0.1:${apiPort}`, DOMAIN }, inheritEnv: true };
+  let api = await startService(apiOptions);
   let nginx: ChildProcess | undefined;
   let output = "";
 
@@ -126,7 +126,7 @@ export async function startSystem(t: ExecutionContext, options: { backendTimeout
       await api.stop();
     },
     async startApi() {
-      api = await startApiProcess(stateDir, apiEnv);
+      api = await startService(apiOptions);
     },
     async stopNginx() {
       if (!nginx || nginx.exitCode !== null) return;
@@ -141,7 +141,7 @@ export async function startSystem(t: ExecutionContext, options: { backendTimeout
         listen: `127.0.0.1:${port}`,
         domain: DOMAIN,
         apiListen: `127.0.0.1:${apiPort}`,
-        resolverSocket: api.socket,
+        resolverSocket: socketPathOf(api.internal),
         accessLog: join(stateDir, "access.log"),
         backendTimeout: options.backendTimeout,
       });
@@ -158,7 +158,7 @@ export async function startSystem(t: ExecutionContext, options: { backendTimeout
   };
   t.teardown(async () => {
     await system.stopNginx();
-    if (api.process.exitCode === null) await api.stop();
+    await api.stop();
     rmSync(stateDir, { recursive: true, force: true });
   });
   await system.startNginx();
