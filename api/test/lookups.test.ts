@@ -89,6 +89,8 @@ test("a follower behind the retained log, or ahead of it, gets a reset", async (
   t.deepEqual((await s.internal("/changes?since=1")).json(), { seq: 5, reset: true });
   t.deepEqual((await s.internal("/changes?since=2")).json().changes.map((c: { seq: number }) => c.seq), [3, 4, 5]);
   t.deepEqual((await s.internal("/changes?since=99")).json(), { seq: 5, reset: true });
+  // A fresh follower asks from beyond any seq to start at the head (wasm/src/resolver/lease.ts, SEQ_UNKNOWN).
+  t.deepEqual((await s.internal(`/changes?since=${Number.MAX_SAFE_INTEGER}`)).json(), { seq: 5, reset: true });
 });
 
 test("sequence numbers keep growing across a restart", async (t) => {

@@ -170,16 +170,20 @@ test("the change feed: one follower long-polls and expires changed hosts on ever
   const b = worker(shared, { poll_wait_ms: 20000 });
   t.is(a.tickPeriodMs, 100);
 
+  const poll = onlyCall(a.tick());
+  t.is(header(poll.headers, ":path"), "/changes?since=9007199254740991&wait=20000", "a fresh feed starts at the log's head");
+  t.is(poll.timeoutMs, 21000);
+  t.deepEqual(b.tick().httpCalls, [], "only the lease holder polls");
+  const atHead = a.deliverHttpCallResponse(poll.token, { status: 200, body: '{"seq":5,"reset":true}' });
+  const follow = onlyCall(outcomeOf(atHead, ROOT)!);
+  t.is(header(follow.headers, ":path"), "/changes?since=5&wait=20000", "then follows from the head's seq, replaying nothing");
+  b.tick(); // the reset's epoch reaches worker b at its next tick
+
   const miss = request(a, "moved.example.com");
   a.deliverHttpCallResponse(onlyCall(miss).token, resolveAnswer("moved.example.com", "10.0.0.1:80"));
   t.is(request(b, "moved.example.com").properties.backend, "10.0.0.1:80");
 
-  const poll = onlyCall(a.tick());
-  t.is(header(poll.headers, ":path"), "/changes?since=0&wait=20000");
-  t.is(poll.timeoutMs, 21000);
-  t.deepEqual(b.tick().httpCalls, [], "only the lease holder polls");
-
-  const applied = a.deliverHttpCallResponse(poll.token, changesAnswer(7, ["moved.example.com"]));
+  const applied = a.deliverHttpCallResponse(follow.token, changesAnswer(7, ["moved.example.com"]));
   const next = onlyCall(outcomeOf(applied, ROOT)!);
   t.is(header(next.headers, ":path"), "/changes?since=7&wait=20000", "polls again from the new seq at once");
 

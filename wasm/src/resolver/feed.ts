@@ -9,7 +9,7 @@ import * as log from "./log";
 import { Status, BufferType } from "../abi/types";
 import { HeaderPair } from "../abi/headers";
 import { ResolverConfig } from "./config";
-import { Lease, LEASE_KEY, decodeLease } from "./lease";
+import { Lease, LEASE_KEY, SEQ_UNKNOWN, decodeLease } from "./lease";
 import { readChanges, MAX_CHANGES_BYTES } from "./answers";
 import { bumpEpoch, invalidateHost } from "./cache";
 import { normalizeHost } from "./normalize";
@@ -24,9 +24,9 @@ class StoredLease {
 
 function readLease(): StoredLease {
   const v = host.getSharedData(LEASE_KEY_BYTES);
-  if (v === null) return new StoredLease(new Lease(0, 0, 0), 0);
+  if (v === null) return new StoredLease(new Lease(0, 0, SEQ_UNKNOWN), 0);
   const lease = decodeLease(v.data);
-  return new StoredLease(lease !== null ? lease : new Lease(0, 0, 0), v.cas);
+  return new StoredLease(lease !== null ? lease : new Lease(0, 0, SEQ_UNKNOWN), v.cas);
 }
 
 function writeLease(lease: Lease, cas: u32): bool {
@@ -57,7 +57,10 @@ export class ChangeFollower {
       if (writeLease(new Lease(this.workerId, now + ttl, lease.seq), stored.cas)) {
         // With cas 0 (first lease ever) two workers can both write; read back who won.
         this.leader = readLease().lease.owner == this.workerId;
-        if (this.leader) log.info("worker " + decimal(this.workerId) + " follows the change feed from seq " + decimal(lease.seq));
+        if (this.leader) {
+          const from = lease.seq == SEQ_UNKNOWN ? "its head" : "seq " + decimal(lease.seq);
+          log.info("worker " + decimal(this.workerId) + " follows the change feed from " + from);
+        }
       }
     } else {
       this.leader = false;

@@ -11,6 +11,15 @@
 // previous owner stopped.  Pure code.
 
 export const LEASE_KEY = "sb:lease";
+
+/**
+ * The seq of a feed nobody has followed yet (a fresh zone). Beyond any real seq
+ * (Number.MAX_SAFE_INTEGER, the most the route API accepts), so the first poll is
+ * answered with a reset at the log's head: an empty cache has nothing to replay,
+ * and replaying the retained log (10,000 changes by default, in pages parsed back
+ * to back) stalled requests for milliseconds right after nginx started.
+ */
+export const SEQ_UNKNOWN: u64 = 9007199254740991;
 export const WORKER_ID_KEY = "sb:wid";
 export const EPOCH_KEY = "sb:epoch";
 export const LEASE_SIZE: i32 = 24;
