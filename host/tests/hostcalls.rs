@@ -113,6 +113,7 @@ fn properties_go_to_the_embedder_by_path() {
       (data (i32.const 2080) "plugin_name")      ;; 11
       (data (i32.const 2096) "nope")             ;; 4
       (data (i32.const 2112) "backend\00")       ;; 8, trailing NUL
+      (data (i32.const 2128) "a\00a\00a\00a\00a\00a\00a\00a\00a\00a\00a\00a\00a\00a\00a\00a\00a") ;; 17 segments in 33 bytes; the first 31 are 16 segments
       (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
         (call $report (i32.const 100) (i32.const 1) (call $proxy_set_property (i32.const 2048) (i32.const 11) (i32.const 2064) (i32.const 13)))
         (call $report (i32.const 101) (i32.const 1) (call $proxy_get_property (i32.const 2048) (i32.const 11) (i32.const 1008) (i32.const 1012)))
@@ -122,6 +123,8 @@ fn properties_go_to_the_embedder_by_path() {
         (call $report (i32.const 104) (i32.const 1) (call $proxy_get_property (i32.const 2096) (i32.const 4) (i32.const 1008) (i32.const 1012)))
         (call $report (i32.const 105) (i32.const 1) (call $proxy_set_property (i32.const 2096) (i32.const 0) (i32.const 2064) (i32.const 1)))
         (call $report (i32.const 106) (i32.const 1) (call $proxy_set_property (i32.const 2112) (i32.const 8) (i32.const 2064) (i32.const 13)))
+        (call $report (i32.const 107) (i32.const 1) (call $proxy_set_property (i32.const 2128) (i32.const 33) (i32.const 2064) (i32.const 13)))
+        (call $report (i32.const 108) (i32.const 1) (call $proxy_set_property (i32.const 2128) (i32.const 31) (i32.const 2064) (i32.const 13)))
         (i32.const 0))"#;
     let opts = FilterOptions {
         plugin_name: "resolver".into(),
@@ -146,6 +149,8 @@ fn properties_go_to_the_embedder_by_path() {
     assert_eq!(h.num(id, "e"), Status::NotFound as u32);
     assert_eq!(h.num(id, "f"), Status::BadArgument as u32, "empty path");
     assert_eq!(h.num(id, "g"), 0);
+    assert_eq!(h.num(id, "h"), Status::BadArgument as u32, "17 segments");
+    assert_eq!(h.num(id, "i"), 0, "16 segments");
 }
 
 #[test]
