@@ -7,7 +7,6 @@ import { toApiError } from "./errors.ts";
 import { normalizeRouteHost } from "./hosts.ts";
 import { EntryBody, check } from "./schemas.ts";
 import { parseJson } from "./body.ts";
-import type { Entry } from "./store.ts";
 
 export interface LineProblem {
   line: number;
@@ -18,19 +17,54 @@ export interface LineProblem {
 // The answer lists this many bad lines at most; `badLines` counts them all.
 export const MAX_LISTED_PROBLEMS = 100;
 
-export function parseImport(text: string): { entries: Map<string, Entry>; problems: LineProblem[]; badLines: number } {
+// Lines are decoded one at a time, never the body as a whole. `ignoreBOM` keeps
+// a byte-order mark inside a line (it makes that line invalid JSON, as before);
+// only the body's leading one is dropped, as decoding the whole body did.
+const lineDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
+const NEWLINE = 0x0a;
+
+/**
+ * The lines of a UTF-8 body, as `new TextDecoder().decode(bytes).split("\n")`
+ * gives them, without holding the decoded body or an array of its lines.
+ * A newline byte never occurs inside a multi-byte UTF-8 sequence, so cutting the
+ * bytes at 0x0A decodes every line exactly as decoding the whole body would.
+ */
+export function* bodyLines(bytes: Uint8Array): Generator<string> {
+  let start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  for (;;) {
+    const end = bytes.indexOf(NEWLINE, start);
+    if (end === -1) {
+      yield lineDecoder.decode(bytes.subarray(start));
+      return;
+    }
+    yield lineDecoder.decode(bytes.subarray(start, end));
+    start = end + 1;
+  }
+}
+
+// A normalized backend is built by concatenation (`${host}:${port}`) from slices
+// of the line's JSON value; V8 keeps those pieces, and the value they slice,
+// alive behind it until the string is flattened, and reading a character
+// flattens it in place. For a million routes this is ~190 MiB of heap against
+// ~110. An engine detail: without it the result is the same, only larger.
+function compact(value: string): string {
+  value.charCodeAt(0);
+  return value;
+}
+
+/** Checks every line of an NDJSON body; `routes` maps each normalized host to its backend. */
+export function parseImport(body: Uint8Array): { routes: Map<string, string>; problems: LineProblem[]; badLines: number } {
   // A host given twice takes its last backend, as a sequence of writes would.
-  const entries = new Map<string, Entry>();
+  const routes = new Map<string, string>();
   const problems: LineProblem[] = [];
   let badLines = 0;
   let lineNumber = 0;
-  for (const line of text.split("\n")) {
+  for (const line of bodyLines(body)) {
     lineNumber++;
     if (line.trim() === "") continue;
     try {
-      const body = check(EntryBody, parseJson(line), "body");
-      const host = normalizeRouteHost(body.host);
-      entries.set(host, { host, backend: normalizeBackend(body.backend) });
+      const entry = check(EntryBody, parseJson(line), "body");
+      routes.set(compact(normalizeRouteHost(entry.host)), compact(normalizeBackend(entry.backend)));
     } catch (error) {
       const apiError = toApiError(error);
       if (!apiError) throw error;
@@ -38,7 +72,7 @@ export function parseImport(text: string): { entries: Map<string, Entry>; proble
       if (problems.length < MAX_LISTED_PROBLEMS) problems.push({ line: lineNumber, error: apiError.code, message: apiError.message });
     }
   }
-  return { entries, problems, badLines };
+  return { routes, problems, badLines };
 }
 
 export type ImportOutcome =

@@ -1,4 +1,5 @@
 import test from "ava";
+import { bodyLines } from "../src/import.ts";
 import { startTestService, type TestService } from "./helpers.ts";
 
 const ndjson = (lines: string[]) => ({ body: lines.join("\n"), headers: { "Content-Type": "application/x-ndjson" } });
@@ -91,4 +92,62 @@ test("an import larger than the retained log is announced as one reset", async (
   t.true(page.reset);
   t.true(page.seq > before);
   t.deepEqual((await s.internal(`/changes?since=${page.seq}`)).json(), { seq: page.seq, changes: [] });
+});
+
+test("the line walker cuts a body's bytes into the lines decoding the whole body and splitting it gives", (t) => {
+  const bytes = (...parts: (string | number[])[]) =>
+    Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "utf8") : Buffer.from(p))));
+  const cases: [string, Buffer][] = [
+    ["empty body", bytes()],
+    ["only a newline", bytes("\n")],
+    ["no newline at the end", bytes("a\nb")],
+    ["a newline at the end", bytes("a\nb\n")],
+    ["CRLF", bytes("a\r\nb\r\n")],
+    ["empty and blank lines", bytes("\n\n  \n\t\r\na")],
+    ["multi-byte characters next to newlines", bytes("é\n€\n😀\nü", "\n", "日本")],
+    ["a byte-order mark at the start is dropped", bytes([0xef, 0xbb, 0xbf], "a\nb")],
+    ["a byte-order mark later is kept", bytes("a\n", [0xef, 0xbb, 0xbf], "b")],
+    ["only a byte-order mark", bytes([0xef, 0xbb, 0xbf])],
+    ["invalid UTF-8 before a newline and at the end", bytes("a", [0xe2, 0x82], "\nb", [0x80], "\n", [0xf0, 0x9f])],
+  ];
+  for (const [name, body] of cases) {
+    const view = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    t.deepEqual([...bodyLines(view)], new TextDecoder().decode(view).split("\n"), name);
+  }
+});
+
+test("an import reads CRLF, blank lines, a last line without newline and non-ASCII hosts", async (t) => {
+  const s = await startTestService(t);
+  const reply = await s.api("/entries/import", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-ndjson" },
+    body:
+      "\uFEFF" +
+      '{"host":"crlf.example.com","backend":"localhost:1"}\r\n' +
+      "\r\n  \n" +
+      '{"host":"bücher.example","backend":"localhost:2"}\n' +
+      '{"host":"crlf.example.com","backend":"localhost:3"}',
+  });
+  t.is(reply.status, 200);
+  t.deepEqual(reply.json(), { imported: 2, created: 2, replaced: 0, unchanged: 0 });
+  t.deepEqual(await hosts(s), ["crlf.example.com", "xn--bcher-kva.example"]);
+  t.is((await s.api("/entries/crlf.example.com.json")).json().backend, "localhost:3");
+});
+
+test("bad lines are numbered counting blank lines, and a byte-order mark inside the body is invalid JSON", async (t) => {
+  const s = await startTestService(t);
+  const reply = await s.api("/entries/import", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-ndjson" },
+    body: '\r\n\n{"host":"a.example.com","backend":"localhost:1"}\r\n\uFEFF{"host":"b.example.com","backend":"localhost:1"}\n\n{"host":"ü ü","backend":"localhost:1"}',
+  });
+  t.is(reply.status, 400);
+  t.deepEqual(
+    reply.json().lines.map((l: { line: number; error: string }) => [l.line, l.error]),
+    [
+      [4, "invalid_json"],
+      [6, "invalid_host"],
+    ],
+  );
+  t.deepEqual(await hosts(s), []);
 });
