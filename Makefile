@@ -18,7 +18,7 @@ NGINX_SOURCES := $(HOST_SOURCES) $(shell find nginx -name '*.rs' -o -name Cargo.
 WASM_SOURCES := asconfig.json $(shell find wasm/src -name '*.ts' 2>/dev/null)
 
 .PHONY: all deps build run api test typecheck test-api test-wasm test-rust test-binding test-filter \
-        test-nginx test-e2e bench bench-deps bench-api bench-host bench-routing clean
+        test-nginx test-e2e bench bench-deps bench-api bench-import bench-host bench-routing clean
 
 all: build
 
@@ -80,7 +80,7 @@ test-nginx: $(MODULE) $(FILTER)
 test-e2e: build
 	npx ava --concurrency=1 'tests/e2e/*.test.ts'
 
-bench: bench-api bench-host bench-routing
+bench: bench-api bench-import bench-host bench-routing
 
 # The alternatives the routing benchmark compares against, and its tools.
 bench-deps:
@@ -91,6 +91,9 @@ bench-routing: build bench-deps
 
 bench-api: deps
 	node --import=tsx bench/api-resolve.ts
+
+bench-import: deps
+	node --import=tsx bench/import-memory.ts
 
 bench-host: deps
 	cargo bench -p set-backend-host --bench filter_call
