@@ -132,23 +132,32 @@ pub fn return_bytes(
     put(ret_len, &(bytes.len() as u32).to_le_bytes())
 }
 
-/// `return_bytes` for bytes `fill` puts in the host's reused scratch buffer
-/// (`fill` sees the host state and the empty buffer): a value read out of the
-/// host's own structures reaches the guest with no allocation on the host side.
-pub fn return_filled(
+/// `return_bytes` for bytes `fill` puts in the host's reused scratch buffer:
+/// `fill` sees the `key_len` bytes at `key` in guest memory (borrowed in place),
+/// the host state and the empty buffer, so a value looked up in the host's own
+/// structures reaches the guest with no allocation on the host side. What `fill`
+/// returns besides the bytes (e.g. a cas) comes back.
+pub fn return_filled<R>(
     caller: &mut Caller<'_, HostState>,
+    (key, key_len): (i32, i32),
     ret_ptr: i32,
     ret_len: i32,
-    fill: impl FnOnce(&mut HostState, &mut Vec<u8>) -> Result<(), Status>,
-) -> HcResult {
+    fill: impl FnOnce(&[u8], &mut HostState, &mut Vec<u8>) -> Result<R, Status>,
+) -> HcResult<R> {
     let mut buf = caller.data_mut().take_scratch();
-    let result = match fill(caller.data_mut(), &mut buf) {
-        Ok(()) => return_bytes(caller, &buf, ret_ptr, ret_len),
-        Err(s) => Err(s.into()),
+    let result = match with_bytes(caller, key, key_len, |key, state| {
+        fill(key, state, &mut buf)
+    }) {
+        Ok(Ok(r)) => return_bytes(caller, &buf, ret_ptr, ret_len).map(|()| r),
+        Ok(Err(s)) => Err(s.into()),
+        Err(e) => Err(e),
     };
     caller.data_mut().restore_scratch(buf);
     result
 }
+
+/// No key: a zero-length range at 0 is inside any memory.
+pub const NO_KEY: (i32, i32) = (0, 0);
 
 fn allocate(caller: &mut Caller<'_, HostState>, size: usize) -> HcResult<i32> {
     let size = i32::try_from(size).map_err(|_| Status::InvalidMemoryAccess)?;

@@ -81,7 +81,10 @@ impl Runtime {
         wc.epoch_interruption(true);
         wc.cranelift_opt_level(OptLevel::Speed);
         let engine = Engine::new(&wc).map_err(|e| HostError::Runtime(e.to_string()))?;
-        let guest_thread = GuestThread::default();
+        let guest_thread = match (config.start_ticker, config.deadline_clock) {
+            (true, DeadlineClock::ThreadCpu) => GuestThread::watched(),
+            _ => GuestThread::unwatched(),
+        };
         let ticker = match (config.start_ticker, config.deadline_clock) {
             (false, _) => None,
             #[cfg(target_os = "linux")]

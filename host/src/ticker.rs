@@ -39,24 +39,33 @@ pub const WALL_FACTOR: u32 = 10;
 
 const NO_THREAD: i64 = i64::MIN;
 
-/// Which thread's CPU clock the ticker watches: set by each guest call.
+/// Which thread's CPU clock the ticker watches: set by each guest call. `None`
+/// when no ticker watches one (every other clock), so guest calls skip the work.
 #[derive(Clone)]
-pub struct GuestThread(Arc<AtomicI64>);
-
-impl Default for GuestThread {
-    fn default() -> Self {
-        Self(Arc::new(AtomicI64::new(NO_THREAD)))
-    }
-}
+pub struct GuestThread(Option<Arc<AtomicI64>>);
 
 impl GuestThread {
+    /// A marker the `ThreadCpu` ticker reads.
+    pub fn watched() -> Self {
+        Self(Some(Arc::new(AtomicI64::new(NO_THREAD))))
+    }
+
+    /// A marker nobody reads: `enter` does nothing.
+    pub fn unwatched() -> Self {
+        Self(None)
+    }
+
     /// Marks the calling thread as the one running guest code.
     pub fn enter(&self) {
-        self.0.store(current_thread_clock(), Ordering::Relaxed);
+        if let Some(clock) = &self.0 {
+            clock.store(current_thread_clock(), Ordering::Relaxed);
+        }
     }
 
     fn clock(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
+        self.0
+            .as_ref()
+            .map_or(NO_THREAD, |c| c.load(Ordering::Relaxed))
     }
 }
 

@@ -77,7 +77,7 @@ pub fn proxy_get_header_map_pairs(
     ret_data: i32,
     ret_len: i32,
 ) -> HcResult {
-    gm::return_filled(caller, ret_data, ret_len, |state, out| {
+    gm::return_filled(caller, gm::NO_KEY, ret_data, ret_len, |_, state, out| {
         map_ref(state, map)?.serialize_into(out);
         Ok(())
     })
@@ -104,18 +104,16 @@ pub fn proxy_get_header_map_value(
     ret_data: i32,
     ret_len: i32,
 ) -> HcResult {
-    let mut value = caller.data_mut().take_scratch();
-    let found = gm::with_bytes(caller, key, key_len, |key, state| {
-        value.extend_from_slice(map_ref(state, map)?.get(key).ok_or(Status::NotFound)?);
-        Ok::<_, Status>(())
-    });
-    let result = match found {
-        Ok(Ok(())) => gm::return_bytes(caller, &value, ret_data, ret_len),
-        Ok(Err(s)) => Err(s.into()),
-        Err(e) => Err(e),
-    };
-    caller.data_mut().restore_scratch(value);
-    result
+    gm::return_filled(
+        caller,
+        (key, key_len),
+        ret_data,
+        ret_len,
+        |key, state, out| {
+            out.extend_from_slice(map_ref(state, map)?.get(key).ok_or(Status::NotFound)?);
+            Ok(())
+        },
+    )
 }
 
 pub fn proxy_add_header_map_value(

@@ -35,16 +35,18 @@ pub fn proxy_get_shared_data(
     ret_cas: i32,
 ) -> HcResult {
     gm::check(caller, ret_cas, 4)?;
-    let mut value = caller.data_mut().take_scratch();
-    let found = gm::with_bytes(caller, key, key_len, |k, state| {
-        state.env.shared_data.get_into(k, &mut value)
-    });
-    let result = match found {
-        Ok(Some(cas)) => gm::return_bytes(caller, &value, ret_value, ret_len)
-            .and_then(|()| gm::write_u32(caller, ret_cas, cas)),
-        Ok(None) => Err(Status::NotFound.into()),
-        Err(e) => Err(e),
-    };
-    caller.data_mut().restore_scratch(value);
-    result
+    let cas = gm::return_filled(
+        caller,
+        (key, key_len),
+        ret_value,
+        ret_len,
+        |k, state, out| {
+            state
+                .env
+                .shared_data
+                .get_into(k, out)
+                .ok_or(Status::NotFound)
+        },
+    )?;
+    gm::write_u32(caller, ret_cas, cas)
 }
