@@ -157,7 +157,14 @@ unsafe extern "C" fn on_pause_timeout(ev: *mut ngx::ffi::ngx_event_t) {
 /// into their (changeable) nginx variables.
 unsafe fn apply_variables(r: *mut ngx_http_request_t, ctx: &RequestCtx, lcf: &LocConf, ngx_vars: &[(Vec<u8>, Vec<u8>)]) {
     if let (Some(index), Some(b)) = (lcf.variable_index(), ctx.backend()) {
-        unsafe { set_indexed(r, index as usize, &crate::backend_addr::as_variable(b)) };
+        match crate::backend_addr::as_variable(b) {
+            // The backend already lives in the request pool (RequestCtx::set_backend): point at it.
+            std::borrow::Cow::Borrowed(same) => unsafe {
+                let v: &mut ngx_http_variable_value_t = &mut *(*r).variables.add(index as usize);
+                variable::set_value(v, same.as_ptr() as *mut u8, same.len());
+            },
+            std::borrow::Cow::Owned(with_colon) => unsafe { set_indexed(r, index as usize, &with_colon) },
+        }
     }
     if ngx_vars.is_empty() {
         return;
@@ -217,7 +224,8 @@ unsafe fn request_headers(r: *mut ngx_http_request_t, h: &mut HeaderMap) {
     }
 }
 
-/// The fields of an nginx header list, in order.
+/// The fields of an nginx header list, in order, as whole entries (the `ngx`
+/// crate's `list_iterator` yields only key and value, not `lowcase_key`).
 unsafe fn header_fields(list: &ngx::ffi::ngx_list_t) -> impl Iterator<Item = &ngx_table_elt_t> {
     let mut part: *const ngx::ffi::ngx_list_part_t = &list.part;
     let mut i = 0;
