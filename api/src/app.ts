@@ -11,10 +11,13 @@ import { createMetrics } from "./metrics.ts";
 import { docsRouter } from "./routes/docs.ts";
 import { entriesRouter } from "./routes/entries.ts";
 import { lookupsRouter } from "./routes/lookups.ts";
+import type { BackendNames } from "./names.ts";
 import type { RouteStore } from "./store.ts";
 
 export interface AppOptions {
   store: RouteStore;
+  /** Resolves backends given by name for /resolve. */
+  names: BackendNames;
   logger: Logger;
   token: string;
   domain: string;
@@ -79,7 +82,7 @@ export function createApps(options: AppOptions): { publicApp: Koa; internalApp: 
   mount(publicApp, entries);
 
   const internalApp = base("internal", options, metrics);
-  const lookups = lookupsRouter(store, options.shutdown);
+  const lookups = lookupsRouter(store, options.names, options.shutdown);
   lookups.get("/healthz", health(store));
   lookups.get("/metrics", metrics.serve);
   mount(internalApp, lookups);

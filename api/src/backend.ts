@@ -73,3 +73,18 @@ export function normalizeBackend(input: unknown): string {
   if (!isDnsName(host)) throw new BackendError(`${JSON.stringify(host)} is not a DNS name or an IP address`);
   return `${host}:${input.slice(colon + 1)}`;
 }
+
+export type BackendParts =
+  | { kind: "unix"; path: string }
+  | { kind: "ip"; host: string; port: number }
+  | { kind: "name"; host: string; port: number };
+
+/** The parts of a backend in its stored form (already normalized): where to connect, and whether a name must be resolved first. */
+export function backendParts(backend: string): BackendParts {
+  if (backend.startsWith("unix:")) return { kind: "unix", path: backend.slice("unix:".length) };
+  const colon = backend.lastIndexOf(":");
+  const port = Number(backend.slice(colon + 1));
+  const host = backend.slice(0, colon);
+  if (host.startsWith("[")) return { kind: "ip", host: host.slice(1, -1), port };
+  return { kind: isIPv4(host) ? "ip" : "name", host, port };
+}

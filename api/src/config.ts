@@ -2,6 +2,7 @@
 // service with a message naming the variable.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { NameOptions } from "./names.ts";
 
 export type Listen = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
 
@@ -17,6 +18,7 @@ export interface Config {
   importLimitBytes: number;
   retainChanges: number;
   shutdownGraceMs: number;
+  backendNames: NameOptions;
 }
 
 export class ConfigError extends Error {}
@@ -68,6 +70,26 @@ function socketGroup(env: NodeJS.ProcessEnv): number | undefined {
   return process.getuid?.() === 0 ? lookupGroup("www-data") : undefined;
 }
 
+// How backends given by name are resolved (names.ts).
+function backendNames(env: NodeJS.ProcessEnv): NameOptions {
+  const maxTtlMs = positiveInt("BACKEND_NAME_MAX_TTL_MS", env.BACKEND_NAME_MAX_TTL_MS, 300_000);
+  const ttlMs = positiveInt("BACKEND_NAME_TTL_MS", env.BACKEND_NAME_TTL_MS, 30_000);
+  if (ttlMs > maxTtlMs) throw new ConfigError(`BACKEND_NAME_TTL_MS (${ttlMs}) must not exceed BACKEND_NAME_MAX_TTL_MS (${maxTtlMs})`);
+  const stale = env.BACKEND_NAME_STALE_MS;
+  const hostsFile = env.BACKEND_HOSTS_FILE;
+  if (hostsFile !== undefined && hostsFile !== "" && !hostsFile.startsWith("/")) {
+    throw new ConfigError(`BACKEND_HOSTS_FILE: expected an absolute path, got ${JSON.stringify(hostsFile)}`);
+  }
+  return {
+    ttlMs,
+    maxTtlMs,
+    // 0 is allowed here: no stale addresses at all.
+    staleMs: stale === "0" ? 0 : positiveInt("BACKEND_NAME_STALE_MS", stale, 3_600_000),
+    failureTtlMs: positiveInt("BACKEND_NAME_FAILURE_TTL_MS", env.BACKEND_NAME_FAILURE_TTL_MS, 5_000),
+    hostsFile: hostsFile || undefined,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const stateDir = resolve(env.STATE_DIR || "./.run");
   return {
@@ -81,5 +103,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     importLimitBytes: positiveInt("IMPORT_LIMIT_BYTES", env.IMPORT_LIMIT_BYTES, 64 * 1024 * 1024),
     retainChanges: positiveInt("CHANGES_RETAIN", env.CHANGES_RETAIN, 10_000),
     shutdownGraceMs: positiveInt("SHUTDOWN_GRACE_MS", env.SHUTDOWN_GRACE_MS, 10_000),
+    backendNames: backendNames(env),
   };
 }

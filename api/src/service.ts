@@ -5,6 +5,7 @@ import type { Server } from "node:http";
 import type { Logger } from "pino";
 import { createApps } from "./app.ts";
 import type { Config } from "./config.ts";
+import { BackendNames } from "./names.ts";
 import { describe, listen, stop } from "./server.ts";
 import { RouteStore } from "./store.ts";
 
@@ -24,6 +25,7 @@ export async function startService(config: Config, token: string, logger: Logger
   const shutdown = new AbortController();
   const { publicApp, internalApp } = createApps({
     store,
+    names: new BackendNames(config.backendNames, logger),
     logger,
     token,
     domain: config.domain,

@@ -1,4 +1,6 @@
-import { statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import test from "ava";
 import vectors from "../../tests/vectors/hosts.json" with { type: "json" };
 import { post, startTestService } from "./helpers.ts";
@@ -23,7 +25,44 @@ test("/resolve answers host, backend, match and pattern for the normalized host"
   const s = await startTestService(t);
   await post(s, "*.example.com", "10.0.0.7:3000");
   const reply = await s.internal("/resolve/WWW.Example.com.:8080");
-  t.deepEqual(reply.json(), { host: "www.example.com", backend: "10.0.0.7:3000", match: "wildcard", pattern: "*.example.com" });
+  t.deepEqual(reply.json(), {
+    host: "www.example.com",
+    backend: "10.0.0.7:3000",
+    match: "wildcard",
+    pattern: "*.example.com",
+    addresses: ["10.0.0.7:3000"],
+  });
+});
+
+test("/resolve resolves a backend given by name through the system (localhost from /etc/hosts)", async (t) => {
+  const s = await startTestService(t);
+  await post(s, "some.host.com", "localhost:3000");
+  const answer = (await s.internal("/resolve/some.host.com")).json();
+  t.is(answer.backend, "localhost:3000", "the route as stored");
+  t.true(answer.addresses.includes("127.0.0.1:3000"), JSON.stringify(answer.addresses));
+  t.true(answer.ttl_ms > 0 && answer.ttl_ms <= 30_000);
+});
+
+test("/resolve takes names from BACKEND_HOSTS_FILE first, and follows the file when it changes", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "set-backend-hosts-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const hosts = join(dir, "hosts");
+  writeFileSync(hosts, "127.0.0.2 app.test\n");
+  const s = await startTestService(t, { BACKEND_HOSTS_FILE: hosts, BACKEND_NAME_TTL_MS: "1000" });
+  await post(s, "site.example", "app.test:8080");
+  t.like((await s.internal("/resolve/site.example")).json(), { backend: "app.test:8080", addresses: ["127.0.0.2:8080"] });
+  writeFileSync(hosts, "127.0.0.3 app.test\n::1 app.test\n");
+  await new Promise((r) => setTimeout(r, 1100));
+  t.like((await s.internal("/resolve/site.example")).json(), { addresses: ["127.0.0.3:8080", "[::1]:8080"] });
+});
+
+test("/resolve answers a name that does not resolve with no addresses and the reason", async (t) => {
+  const s = await startTestService(t);
+  await post(s, "broken.example", "nothing.invalid:80");
+  const reply = await s.internal("/resolve/broken.example");
+  t.is(reply.status, 200, "the route exists; only its backend's name fails");
+  t.deepEqual(reply.json().addresses, []);
+  t.regex(reply.json().error, /^nothing\.invalid does not resolve \(/);
 });
 
 test("/resolve refuses a host that is not a DNS name with 400", async (t) => {

@@ -8,6 +8,7 @@ import test from "ava";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import pino from "pino";
 import { createApps } from "../src/app.ts";
+import { BackendNames } from "../src/names.ts";
 import { openapi } from "../src/openapi.ts";
 import { RouteStore } from "../src/store.ts";
 import { post, startTestService, type Reply } from "./helpers.ts";
@@ -135,6 +136,7 @@ test("every route of the public listener is documented", (t) => {
   });
   const { publicRoutes } = createApps({
     store,
+    names: new BackendNames({ ttlMs: 1000, maxTtlMs: 1000, staleMs: 0, failureTtlMs: 1000 }),
     logger: pino({ level: "silent" }),
     token: "x".repeat(16),
     domain: "localhost",

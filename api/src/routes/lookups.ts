@@ -2,17 +2,19 @@
 import Router from "@koa/router";
 import { notFound } from "../errors.ts";
 import { normalizeRequestHost } from "../hosts.ts";
+import type { BackendNames } from "../names.ts";
 import { ChangesQuery, MAX_WAIT_MS, check } from "../schemas.ts";
 import type { RouteStore } from "../store.ts";
 
-export function lookupsRouter(store: RouteStore, shutdown: AbortSignal): Router {
+export function lookupsRouter(store: RouteStore, names: BackendNames, shutdown: AbortSignal): Router {
   const router = new Router();
 
-  router.get("/resolve/:host", (ctx) => {
+  router.get("/resolve/:host", async (ctx) => {
     const host = normalizeRequestHost(ctx.params.host);
     const resolution = store.resolve(host);
     if (!resolution) throw notFound(`no route for ${host}`);
-    ctx.body = resolution;
+    // Where to connect: nginx's workers never resolve names themselves.
+    ctx.body = { ...resolution, ...(await names.addressesOf(resolution.backend)) };
   });
 
   router.get("/changes", async (ctx) => {
