@@ -1,5 +1,6 @@
 import test from "ava";
-import { normalizeBackend } from "./backend.ts";
+import vectors from "../../tests/vectors/backends.json" with { type: "json" };
+import { BackendError, backendParts, normalizeBackend } from "./backend.ts";
 
 const accepted: [string, string][] = [
   ["localhost:3000", "localhost:3000"],
@@ -58,5 +59,20 @@ for (const [input, stored] of accepted) {
 for (const [why, input] of rejected) {
   test(`refuses ${why}`, (t) => {
     t.throws(() => normalizeBackend(input), { name: "BackendError" });
+  });
+}
+
+// The one definition of a backend, shared with the filter and the nginx module.
+for (const { backend, kind } of vectors.valid) {
+  test(`shared vector: ${JSON.stringify(backend).slice(0, 50)} is a valid ${kind} backend in stored form`, (t) => {
+    t.is(normalizeBackend(backend), backend);
+    const expected = kind === "ipv4" || kind === "ipv6" ? "ip" : kind;
+    t.is(backendParts(backend).kind as string, expected);
+  });
+}
+
+for (const { backend, why } of vectors.invalid) {
+  test(`shared vector: ${JSON.stringify(backend).slice(0, 50)} is refused (${why})`, (t) => {
+    t.throws(() => normalizeBackend(backend), { instanceOf: BackendError });
   });
 }

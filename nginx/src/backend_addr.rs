@@ -1,5 +1,10 @@
 //! A backend as the filter names it → a socket address the balancer can connect to.
 //! Pure: no nginx calls, so it is unit-tested.
+//!
+//! The filter hands over addresses only: a route whose backend is a name reaches
+//! nginx as the addresses the route API resolved it to, separated by commas and
+//! tried in order (docs/internal-api.md). The grammar of one backend is shared with
+//! the route API and the filter through tests/vectors/backends.json.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
@@ -13,11 +18,25 @@ pub enum BackendAddr<'a> {
 /// Longest unix socket path that fits in `sockaddr_un.sun_path` with its NUL.
 pub const MAX_UNIX_PATH: usize = 107;
 
+/// Separates the addresses of one backend in what the filter hands over.
+pub const ADDRESS_SEPARATOR: u8 = b',';
+
+/// The addresses in what the filter handed over, in the order to try them.
+pub fn addresses(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|&c| c == ADDRESS_SEPARATOR)
+}
+
 /// Accepts `unix:/path`, `a.b.c.d:port` and `[v6]:port`. DNS names are refused:
-/// resolving them in the balancer would block the worker.
+/// resolving them in the balancer would block the worker (the route API resolves them).
 pub fn parse(backend: &[u8]) -> Result<BackendAddr<'_>, &'static str> {
     if let Some(path) = backend.strip_prefix(b"unix:") {
-        if path.first() != Some(&b'/') || path.len() > MAX_UNIX_PATH || path.contains(&0) {
+        // The route API's unix path grammar: a ':' would end the socket path in
+        // `proxy_pass http://$backend`, and the rest is what file names need.
+        let usable = path.first() == Some(&b'/')
+            && path.last() != Some(&b'/')
+            && path.len() <= MAX_UNIX_PATH
+            && path.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'/'));
+        if !usable {
             return Err("is not a usable unix socket path");
         }
         return Ok(BackendAddr::Unix(path));
@@ -61,11 +80,12 @@ fn parse_plain_ipv4(b: &[u8]) -> Option<SocketAddrV4> {
     after.is_empty().then(|| SocketAddrV4::new(Ipv4Addr::from(octets), port))
 }
 
-/// The backend as `set_backend $var` stores it. nginx's URL syntax ends a unix
+/// The backend as `set_backend $var` stores it: the first address (the seed's
+/// `proxy_pass http://$backend$request_uri` connects to one). nginx's URL syntax ends a unix
 /// socket path with `:` (`http://unix:/run/app.sock:/uri`), so a `unix:/path` backend
-/// gets that colon: the seed's `proxy_pass http://$backend$request_uri;` then works
-/// for unix sockets too. Everything else is unchanged.
-pub fn as_variable(backend: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+/// gets that colon: the seed's form then works for unix sockets too.
+pub fn as_variable(list: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let backend = addresses(list).next().unwrap_or_default();
     if backend.starts_with(b"unix:") && !backend.ends_with(b":") {
         let mut v = backend.to_vec();
         v.push(b':');
@@ -84,6 +104,40 @@ mod tests {
         assert_eq!(&*as_variable(b"unix:/run/app.sock"), b"unix:/run/app.sock:");
         assert_eq!(&*as_variable(b"unix:/run/app.sock:"), b"unix:/run/app.sock:");
         assert_eq!(&*as_variable(b"10.0.0.7:3000"), b"10.0.0.7:3000");
+    }
+
+    #[test]
+    fn the_variable_holds_the_first_address_of_a_list() {
+        assert_eq!(&*as_variable(b"127.0.0.1:3000,[::1]:3000"), b"127.0.0.1:3000");
+        assert_eq!(&*as_variable(b"unix:/a.sock,127.0.0.1:1"), b"unix:/a.sock:");
+        let list: Vec<&[u8]> = addresses(b"127.0.0.1:3000,[::1]:3000").collect();
+        assert_eq!(list, [b"127.0.0.1:3000".as_slice(), b"[::1]:3000".as_slice()]);
+    }
+
+    /// tests/vectors/backends.json, the grammar shared with the route API and the
+    /// filter: every address form is accepted as that kind, names and invalid
+    /// backends are refused (a name reaches the balancer only as its addresses).
+    #[test]
+    fn shared_backend_vectors() {
+        let vectors: serde_json::Value = serde_json::from_str(include_str!("../../tests/vectors/backends.json")).unwrap();
+        let valid = vectors["valid"].as_array().unwrap();
+        let invalid = vectors["invalid"].as_array().unwrap();
+        assert!(valid.len() > 10 && invalid.len() > 10);
+        for v in valid {
+            let backend = v["backend"].as_str().unwrap();
+            let got = parse(backend.as_bytes());
+            match v["kind"].as_str().unwrap() {
+                "name" => assert!(got.is_err(), "{backend}: a name must not reach the balancer"),
+                "unix" => assert!(matches!(got, Ok(BackendAddr::Unix(_))), "{backend}: {got:?}"),
+                "ipv4" => assert!(matches!(got, Ok(BackendAddr::Ip(SocketAddr::V4(_)))), "{backend}: {got:?}"),
+                "ipv6" => assert!(matches!(got, Ok(BackendAddr::Ip(SocketAddr::V6(_)))), "{backend}: {got:?}"),
+                other => panic!("unknown kind {other}"),
+            }
+        }
+        for v in invalid {
+            let backend = v["backend"].as_str().unwrap();
+            assert!(parse(backend.as_bytes()).is_err(), "{backend} ({}) must be refused", v["why"]);
+        }
     }
 
     #[test]

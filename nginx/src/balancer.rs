@@ -1,7 +1,8 @@
-//! `set_backend_balancer`: an upstream whose only peer is the backend the filter chose
-//! for this request. Its `get` fills `pc->sockaddr`; balancers configured after it
-//! in the same upstream (nginx's `keepalive`) wrap it, so idle connections are pooled
-//! per backend address.
+//! `set_backend_balancer`: an upstream whose peers are the addresses of the backend the
+//! filter chose for this request (one, or several when its name resolved to several),
+//! tried in order while connecting fails (`proxy_next_upstream error`). Its `get` fills
+//! `pc->sockaddr`; balancers configured after it in the same upstream (nginx's
+//! `keepalive`) wrap it, so idle connections are pooled per backend address.
 
 use core::ffi::c_void;
 use core::mem;
@@ -26,6 +27,8 @@ struct Peer {
     r: *mut ngx_http_request_t,
     addr: SockaddrStorage,
     name: ngx_str_t,
+    /// Which of the backend's addresses the next `get` connects to.
+    next: usize,
 }
 
 #[repr(C)]
@@ -68,8 +71,10 @@ unsafe extern "C" fn init_peer(r: *mut ngx_http_request_t, _us: *mut ngx_http_up
         u.peer.data = peer.cast();
         u.peer.get = Some(get_peer);
         u.peer.free = Some(free_peer);
-        // One backend per request: a retry (proxy_next_upstream) would go to the same place.
-        u.peer.tries = 1;
+        // One try per address of the chosen backend: a retry (proxy_next_upstream)
+        // goes to the next one.
+        let count = request_ctx::get(r).and_then(|c| c.backend()).map_or(1, |b| backend_addr::addresses(b).count());
+        u.peer.tries = count as ngx_uint_t;
     }
     NGX_OK as ngx_int_t
 }
@@ -77,7 +82,7 @@ unsafe extern "C" fn init_peer(r: *mut ngx_http_request_t, _us: *mut ngx_http_up
 unsafe extern "C" fn get_peer(pc: *mut ngx_peer_connection_t, data: *mut c_void) -> ngx_int_t {
     let peer = unsafe { &mut *(data as *mut Peer) };
     let pc = unsafe { &mut *pc };
-    let backend = match unsafe { request_ctx::get(peer.r) }.and_then(|c| c.backend()) {
+    let list = match unsafe { request_ctx::get(peer.r) }.and_then(|c| c.backend()) {
         Some(b) => b,
         None => {
             ngx_log_error!(
@@ -88,6 +93,10 @@ unsafe extern "C" fn get_peer(pc: *mut ngx_peer_connection_t, data: *mut c_void)
             return NGX_BUSY as ngx_int_t;
         }
     };
+    let Some(backend) = backend_addr::addresses(list).nth(peer.next) else {
+        return NGX_BUSY as ngx_int_t; // every address was tried
+    };
+    peer.next += 1;
     let len = match fill_sockaddr(&mut peer.addr, backend) {
         Ok(len) => len,
         Err(why) => {

@@ -260,3 +260,55 @@ test("a failed poll is retried after poll_retry_ms, not in a loop", (t) => {
   w.setTimeMs(T0 + 1000);
   t.is(w.tick().httpCalls.length, 1);
 });
+
+/** A /resolve answer for a backend given by name, as the route API sends it (docs/internal-api.md). */
+function nameAnswer(host: string, backend: string, addresses: string[], ttlMs: number, error?: string) {
+  return {
+    status: 200,
+    body: JSON.stringify({ host, backend, match: "exact", pattern: host, addresses, ttl_ms: ttlMs, ...(error ? { error } : {}) }),
+  };
+}
+
+test("a backend given by name: its addresses become the backend, cached no longer than their TTL", (t) => {
+  const w = worker(new SharedData());
+  const miss = request(w, "named.example.com");
+  const answer = nameAnswer("named.example.com", "localhost:3000", ["127.0.0.1:3000", "[::1]:3000"], 5_000);
+  const resumed = outcomeOf(w.deliverHttpCallResponse(onlyCall(miss).token, answer), miss.id);
+  t.is(resumed?.action, "continue");
+  t.is(resumed?.properties.backend, "127.0.0.1:3000,[::1]:3000", "every address, in order, for the balancer");
+
+  w.setTimeMs(T0 + 4_999);
+  const hit = request(w, "named.example.com");
+  t.is(hit.properties.backend, "127.0.0.1:3000,[::1]:3000");
+  t.deepEqual(hit.httpCalls, []);
+  // The name's TTL (5 s) ends the entry before positive_ttl_ms (30 s) would.
+  w.setTimeMs(T0 + 5_000);
+  t.is(onlyCall(request(w, "named.example.com")).upstream, "route_api");
+});
+
+test("a backend name that does not resolve: a 502 page, one warning naming host and backend, cached", (t) => {
+  const w = worker(new SharedData());
+  const miss = request(w, "broken.example.com", [["accept", "application/json"]]);
+  const answer = nameAnswer("broken.example.com", "nothing.invalid:80", [], 5_000, "nothing.invalid does not resolve (ENOTFOUND)");
+  const delivered = w.deliverHttpCallResponse(onlyCall(miss).token, answer);
+  const page = outcomeOf(delivered, miss.id)?.localResponse;
+  t.is(page?.status, 502);
+  t.like(JSON.parse(page?.body ?? "{}"), { error: "bad_gateway", status: 502, host: "broken.example.com" });
+  const warnings = delivered.flatMap((o) => o.logs).filter((l) => l.message.includes("does not resolve"));
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]!.message, /broken\.example\.com.*nothing\.invalid:80/);
+
+  const again = request(w, "broken.example.com");
+  t.is(again.localResponse?.status, 502, "served from the cache");
+  t.deepEqual(again.httpCalls, []);
+  t.deepEqual(again.logs, [], "no log line per request");
+});
+
+test("addresses that are names, or a backend outside the grammar, are an API failure: nothing routed there", (t) => {
+  const w = worker(new SharedData());
+  const miss = request(w, "odd.example.com");
+  const answer = nameAnswer("odd.example.com", "app.internal:80", ["evil.example:80"], 5_000);
+  const out = outcomeOf(w.deliverHttpCallResponse(onlyCall(miss).token, answer), miss.id);
+  t.is(out?.localResponse?.status, 503);
+  t.is(out?.properties.backend, undefined);
+});

@@ -4,7 +4,8 @@
 import { readFileSync } from "node:fs";
 
 const path = process.argv[2] ?? "build/resolver.wasm";
-const MAX_BYTES = 32 * 1024;
+// design.md: the budget is 64 KiB; what counts on the hit path is cost, not bytes.
+const MAX_BYTES = 64 * 1024;
 const bytes = readFileSync(path);
 const mod = new WebAssembly.Module(bytes);
 const problems = [];

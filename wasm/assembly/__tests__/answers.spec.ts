@@ -10,11 +10,36 @@ function bytes(text: string): Uint8Array {
 
 describe("route API answers", () => {
   it("reads the backend of a /resolve answer", () => {
-    expect(readResolveAnswer(bytes('{"host":"a.com","backend":"10.0.0.7:3000","match":"exact","pattern":"a.com"}'))).toBe("10.0.0.7:3000");
-    expect(readResolveAnswer(bytes('{"backend":"unix:/run/app.sock"}'))).toBe("unix:/run/app.sock");
+    const a = readResolveAnswer(bytes('{"host":"a.com","backend":"10.0.0.7:3000","match":"exact","pattern":"a.com","addresses":["10.0.0.7:3000"]}'))!;
+    expect(a.backend).toBe("10.0.0.7:3000");
+    expect(a.addresses).toBe("10.0.0.7:3000");
+    expect(a.ttlMs).toBe(-1);
+    // Without "addresses" (an API older than backends by name), an address backend is its own address.
+    expect(readResolveAnswer(bytes('{"backend":"unix:/run/app.sock"}'))!.addresses).toBe("unix:/run/app.sock");
+    expect(readResolveAnswer(bytes('{"backend":"app.internal:80"}'))!.addresses).toBe("");
     expect(readResolveAnswer(bytes('{"backend":"evil/path:80"}'))).toBeNull();
     expect(readResolveAnswer(bytes('{"backend":3}'))).toBeNull();
     expect(readResolveAnswer(bytes("not json"))).toBeNull();
+  });
+
+  it("reads the addresses and lifetime of a backend given by name", () => {
+    const a = readResolveAnswer(bytes('{"backend":"localhost:3000","addresses":["127.0.0.1:3000","[::1]:3000"],"ttl_ms":30000}'))!;
+    expect(a.backend).toBe("localhost:3000");
+    expect(a.addresses).toBe("127.0.0.1:3000,[::1]:3000");
+    expect(a.ttlMs).toBe(30000);
+    const none = readResolveAnswer(bytes('{"backend":"gone.invalid:80","addresses":[],"ttl_ms":5000,"error":"gone.invalid does not resolve (ENOTFOUND)"}'))!;
+    expect(none.addresses).toBe("");
+    expect(none.error).toBe("gone.invalid does not resolve (ENOTFOUND)");
+  });
+
+  it("refuses addresses that are names, not strings, too many, or a bad lifetime", () => {
+    expect(readResolveAnswer(bytes('{"backend":"a.b:80","addresses":["other.name:80"]}'))).toBeNull();
+    expect(readResolveAnswer(bytes('{"backend":"a.b:80","addresses":["1.2.3.4:80,5.6.7.8:80"]}'))).toBeNull();
+    expect(readResolveAnswer(bytes('{"backend":"a.b:80","addresses":[3]}'))).toBeNull();
+    expect(readResolveAnswer(bytes('{"backend":"a.b:80","addresses":"1.2.3.4:80"}'))).toBeNull();
+    expect(readResolveAnswer(bytes('{"backend":"a.b:80","addresses":["1.1.1.1:1","1.1.1.1:2","1.1.1.1:3","1.1.1.1:4","1.1.1.1:5","1.1.1.1:6","1.1.1.1:7","1.1.1.1:8","1.1.1.1:9"]}'))).toBeNull();
+    expect(readResolveAnswer(bytes('{"backend":"a.b:80","addresses":["1.2.3.4:80"],"ttl_ms":-1}'))).toBeNull();
+    expect(readResolveAnswer(bytes('{"backend":"a.b:80","addresses":["1.2.3.4:80"],"ttl_ms":1.5}'))).toBeNull();
   });
 
   it("reads a /changes batch, a reset, and refuses malformed ones", () => {
@@ -45,6 +70,7 @@ describe("backend shape", () => {
     expect(isValidBackend("a b:80")).toBe(false);
     expect(isValidBackend("unix:/a?b")).toBe(false);
     expect(isValidBackend("unix:rel")).toBe(false);
+    // The full grammar is checked against tests/vectors/backends.json (tests/filter/backend-vectors.test.ts).
   });
 });
 

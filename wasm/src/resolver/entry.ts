@@ -6,7 +6,9 @@
 //   offset 4  u32  epoch     cache epoch the answer belongs to
 //   offset 8  u64  expiresAt ms; the entry is fresh while now < expiresAt
 //   offset 16 u64  fetchedAt ms of the route API answer the backend came from
-//   offset 24 ...  backend   UTF-8 "host:port" or "unix:/path"; may be empty
+//   offset 24 ...  backend   Found/Unavailable: the addresses to connect to, comma-separated
+//                            ("ip:port", "[v6]:port" or "unix:/path"); may be empty.
+//                            Unresolvable: the backend as stored (its name).
 //
 // Pure code (no host calls) so as-pect can test it.
 
@@ -19,6 +21,8 @@ export namespace EntryKind {
   export const NotFound: u8 = 2;
   /** The route API failed; `backend` (if not empty) is a stale one still served. */
   export const Unavailable: u8 = 3;
+  /** The route's backend is a name that does not resolve: 502. */
+  export const Unresolvable: u8 = 4;
 }
 
 export const ENTRY_HEADER: i32 = 24;
@@ -65,7 +69,7 @@ export class CacheEntry {
 /** True if `size` bytes at `p` have the shape of an entry this version wrote. */
 function wellFormedAt(p: usize, size: usize): bool {
   if (size < <usize>ENTRY_HEADER || size > <usize>(ENTRY_HEADER + MAX_BACKEND)) return false;
-  return load<u8>(p) <= EntryKind.Unavailable && load<u8>(p, 1) == 0 && load<u16>(p, 2) == 0;
+  return load<u8>(p) <= EntryKind.Unresolvable && load<u8>(p, 1) == 0 && load<u16>(p, 2) == 0;
 }
 
 /**

@@ -21,6 +21,8 @@ export class ErrorPage {
 export const NOT_FOUND_PAGE = new ErrorPage(404, "404 Not Found", "not_found", "there is no site at {host}");
 export const UNAVAILABLE_PAGE = new ErrorPage(503, "503 Service Unavailable", "service_unavailable",
   "the routing service cannot answer for {host} right now");
+// The route's backend is a name that does not resolve (nginx's own 502 page covers a backend that does not answer).
+export const BAD_GATEWAY_PAGE = new ErrorPage(502, "502 Bad Gateway", "bad_gateway", "the backend of {host} cannot be found");
 // The Host header was not a DNS name: no echo of it at all.
 export const BAD_HOST_PAGE = new ErrorPage(400, "400 Bad Request", "bad_request", "the Host header is not a valid host name");
 
@@ -37,6 +39,7 @@ export function defaultHtml(page: ErrorPage): string {
 export const DEFAULT_NOT_FOUND_PAGE = defaultHtml(NOT_FOUND_PAGE);
 export const DEFAULT_UNAVAILABLE_PAGE = defaultHtml(UNAVAILABLE_PAGE);
 export const BAD_REQUEST_PAGE = defaultHtml(BAD_HOST_PAGE);
+export const DEFAULT_BAD_GATEWAY_PAGE = defaultHtml(BAD_GATEWAY_PAGE);
 
 export namespace Variant {
   export const Html: i32 = 0;

@@ -5,13 +5,15 @@ import { Action } from "../abi/types";
 import { HeaderPair } from "../abi/headers";
 import { returnedPtr, returnedSize } from "../abi/memory";
 import { ResolverConfig } from "./config";
-import { ErrorPage, NOT_FOUND_PAGE, UNAVAILABLE_PAGE, BAD_HOST_PAGE, BAD_REQUEST_PAGE, renderVariant, variantOf, Variant } from "./pages";
+import { ErrorPage, NOT_FOUND_PAGE, UNAVAILABLE_PAGE, BAD_HOST_PAGE, BAD_REQUEST_PAGE, BAD_GATEWAY_PAGE, DEFAULT_BAD_GATEWAY_PAGE,
+  renderVariant, variantOf, Variant } from "./pages";
 
 export namespace Outcome {
   export const Backend: i32 = 0;
   export const NotFound: i32 = 1;
   export const Unavailable: i32 = 2;
   export const BadRequest: i32 = 3;
+  export const BadGateway: i32 = 4;
 }
 
 export class Resolution {
@@ -22,8 +24,10 @@ export function backendOf(backend: string): Resolution { return new Resolution(O
 export const NOT_FOUND = new Resolution(Outcome.NotFound, "");
 export const UNAVAILABLE = new Resolution(Outcome.Unavailable, "");
 export const BAD_REQUEST = new Resolution(Outcome.BadRequest, "");
+export const BAD_GATEWAY = new Resolution(Outcome.BadGateway, "");
 
-// The host-side property the module turns into `set_backend $var`.
+// The host-side property the module turns into `set_backend $var`: one address,
+// or several separated by commas (the balancer tries them in order; $var is the first).
 const BACKEND_PROPERTY = String.UTF8.encode("backend");
 
 /** Hands the backend to the host straight from where it lies (cache-hit path). */
@@ -61,6 +65,7 @@ export function deliver(res: Resolution, hostName: string, config: ResolverConfi
   }
   if (res.outcome == Outcome.NotFound) sendPage(NOT_FOUND_PAGE, "set_backend_not_found", config.notFoundPage, hostName);
   else if (res.outcome == Outcome.Unavailable) sendPage(UNAVAILABLE_PAGE, "set_backend_unavailable", config.unavailablePage, hostName);
+  else if (res.outcome == Outcome.BadGateway) sendPage(BAD_GATEWAY_PAGE, "set_backend_unresolvable", DEFAULT_BAD_GATEWAY_PAGE, hostName);
   else sendPage(BAD_HOST_PAGE, "set_backend_bad_host", BAD_REQUEST_PAGE, "");
   return Action.Pause;
 }

@@ -11,7 +11,7 @@ import { StoredEntry, writeEntry, reserveEntry, readEpoch, allocateWorkerId } fr
 import { returnedPtr, returnedSize } from "../abi/memory";
 import { readResolveAnswer, MAX_RESOLVE_BYTES } from "./answers";
 import { ChangeFollower } from "./feed";
-import { Resolution, Outcome, backendOf, NOT_FOUND, UNAVAILABLE, deliver, calloutStatus, setBackendRaw } from "./respond";
+import { Resolution, Outcome, backendOf, NOT_FOUND, UNAVAILABLE, BAD_GATEWAY, deliver, calloutStatus, setBackendRaw } from "./respond";
 import { ResolverRequest } from "./request";
 import { decimal } from "../util/decimal";
 
@@ -133,7 +133,7 @@ export class ResolverRoot extends RootContext {
         return Action.Continue;
       }
       if (kind >= 0) {
-        const res = kind == EntryKind.NotFound ? NOT_FOUND : UNAVAILABLE;
+        const res = kind == EntryKind.NotFound ? NOT_FOUND : kind == EntryKind.Unresolvable ? BAD_GATEWAY : UNAVAILABLE;
         return deliver(res, hostOfKey(keyPtr, keySize), this.config, false);
       }
       stored = new StoredEntry(decodeEntryAt(vptr, vsize), host.returnedCas());
@@ -170,12 +170,6 @@ export class ResolverRoot extends RootContext {
     this.lookups.set(hostName, lookup);
     lookup.token = token;
     return Action.Pause;
-  }
-
-  answerFromEntry(entry: CacheEntry): Resolution {
-    if (entry.kind == EntryKind.Found) return backendOf(entry.backend);
-    if (entry.kind == EntryKind.NotFound) return NOT_FOUND;
-    return entry.backend.length > 0 ? backendOf(entry.backend) : UNAVAILABLE;
   }
 
   /** Without asking the API: a stale backend if one may be served, else 503. */
@@ -234,11 +228,20 @@ export class ResolverRoot extends RootContext {
     }
     if (status == 200 && bodySize <= <usize>MAX_RESOLVE_BYTES) {
       const body = host.getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize);
-      const backend = body !== null ? readResolveAnswer(Uint8Array.wrap(body)) : null;
-      if (backend !== null) {
-        writeEntry(lookup.key, new CacheEntry(EntryKind.Found, lookup.epoch,
-          now + <u64>this.config.positiveTtlMs, now, backend), lookup.cas);
-        return backendOf(backend);
+      const answer = body !== null ? readResolveAnswer(Uint8Array.wrap(body)) : null;
+      if (answer !== null) {
+        // A name's addresses hold for their TTL; the route itself for positive_ttl_ms
+        // (or until the change feed says otherwise).
+        let ttl = <u64>this.config.positiveTtlMs;
+        if (answer.ttlMs >= 0 && <u64>answer.ttlMs < ttl) ttl = <u64>answer.ttlMs;
+        if (answer.addresses.length == 0) {
+          log.warn("host " + lookup.host + ": backend " + answer.backend + " does not resolve" +
+            (answer.error.length > 0 ? ": " + answer.error : ""));
+          writeEntry(lookup.key, new CacheEntry(EntryKind.Unresolvable, lookup.epoch, now + ttl, now, answer.backend), lookup.cas);
+          return BAD_GATEWAY;
+        }
+        writeEntry(lookup.key, new CacheEntry(EntryKind.Found, lookup.epoch, now + ttl, now, answer.addresses), lookup.cas);
+        return backendOf(answer.addresses);
       }
       log.warn("/resolve/" + lookup.host + " answered 200 without a valid backend");
     } else {
