@@ -43,6 +43,8 @@ pub struct FilterHost {
     spare: Option<HostState>,
     next_context: u32,
     traps: u64,
+    /// Instances started so far (the first, then one after each trap).
+    starts: u64,
     /// When and why the last instance start failed (cleared by a success).
     start_failure: Option<(Instant, String)>,
 }
@@ -71,6 +73,7 @@ impl FilterHost {
             spare: Some(HostState::new(env, StoreLimits::default())),
             next_context: ROOT_CONTEXT,
             traps: 0,
+            starts: 0,
             start_failure: None,
         };
         host.instance()?;
@@ -127,7 +130,10 @@ impl FilterHost {
                 }
             };
             match Self::start_root(&mut inst, &self.options) {
-                Ok(()) => self.instance = Some(inst),
+                Ok(()) => {
+                    self.instance = Some(inst);
+                    self.starts += 1;
+                }
                 Err(e) => {
                     self.spare = Some(inst.into_state());
                     return Err(e);
@@ -389,6 +395,11 @@ impl FilterHost {
     /// Number of traps so far (each one replaced the instance).
     pub fn trap_count(&self) -> u64 {
         self.traps
+    }
+
+    /// Instances started so far: 1 after `new`, one more for each restart after a trap.
+    pub fn instance_starts(&self) -> u64 {
+        self.starts
     }
 
     /// Whether a live instance exists (false after a trap until the next call).

@@ -7,6 +7,7 @@
 mod backend_addr;
 mod filter_file;
 mod http_wire;
+mod metrics_text;
 mod variable_value;
 
 // Modules that call into nginx. They are left out of unit-test builds: their nginx
@@ -18,9 +19,13 @@ mod bridge;
 #[cfg(not(test))]
 mod conf;
 #[cfg(not(test))]
+mod edge_metrics;
+#[cfg(not(test))]
 mod env;
 #[cfg(not(test))]
 mod http_call;
+#[cfg(not(test))]
+mod metrics_page;
 #[cfg(not(test))]
 mod module;
 #[cfg(not(test))]

@@ -168,10 +168,13 @@ pub struct ShmSharedData {
 unsafe impl Send for ShmSharedData {}
 unsafe impl Sync for ShmSharedData {}
 
-/// What a zone holds, for logs and tests.
+/// What a zone holds, for logs, metrics and tests.
 pub struct Stats {
     pub entries: u64,
     pub evictions: u64,
+    /// The zone's size, and the bytes not in free pages.
+    pub bytes_total: u64,
+    pub bytes_used: u64,
 }
 
 impl ShmSharedData {
@@ -193,7 +196,16 @@ impl ShmSharedData {
     }
 
     pub fn stats(&self) -> Stats {
-        self.locked(|s| unsafe { Stats { entries: (*s).entries, evictions: (*s).evictions } })
+        // SAFETY: under the pool's mutex (`locked`), the store and the pool's page
+        // counters are consistent; `start..end` is the pool's page area, fixed at init.
+        self.locked(|s| unsafe {
+            let pool = &*self.pool;
+            // The whole zone (`addr..end`), and what is not in free pages: the slab
+            // allocator's own structures and the pages it handed out.
+            let total = (pool.end as usize - pool.addr as usize) as u64;
+            let free = pool.pfree as u64 * ngx::ffi::ngx_pagesize as u64;
+            Stats { entries: (*s).entries, evictions: (*s).evictions, bytes_total: total, bytes_used: total.saturating_sub(free) }
+        })
     }
 
     unsafe fn find(store: *mut Store, key: &[u8], h: u32) -> (*mut *mut Entry, *mut Entry) {

@@ -14,11 +14,12 @@ use ngx::http::HttpModuleMainConf;
 use ngx::ngx_log_error;
 use proxy_wasm_host::{
     Action, DeadlineClock, Environment, FilterHost, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits, MemorySharedData,
-    Runtime, RuntimeConfig, SharedData,
+    Runtime, RuntimeConfig, SharedData, TrapKind,
 };
 
 use crate::conf::MainConf;
-use crate::{bridge, env, request_ctx, shared, Module};
+use crate::metrics_text::{call_counter, Counter};
+use crate::{bridge, edge_metrics, env, request_ctx, shared, Module};
 
 /// Root context id of every filter host (the host numbers contexts from it).
 const ROOT_CONTEXT: u32 = 1;
@@ -44,6 +45,8 @@ fn log() -> *mut ngx_log_t {
 /// `init_process`: compile the filter and start its root context in this worker.
 pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     let Some(mcf) = Module::main_conf(unsafe { &*cycle }) else { return NGX_OK as ngx_int_t };
+    // SAFETY: the metrics zone of this cycle (or null), initialised in the master.
+    unsafe { edge_metrics::attach(mcf.metrics_zone) };
     let Some(path) = mcf.filter_path.clone() else { return NGX_OK as ngx_int_t };
     match start(mcf, &path) {
         Ok(worker) => {
@@ -132,6 +135,7 @@ fn start_runtime(tick: Duration) -> Result<Runtime, HostError> {
 
 pub unsafe extern "C" fn exit_process(_cycle: *mut ngx_cycle_t) {
     crate::http_call::abort_all();
+    edge_metrics::withdraw(worker_number());
     unsafe {
         let tick = &raw mut TICK;
         if (*tick).timer_set() != 0 {
@@ -182,6 +186,12 @@ pub fn on_request_headers(id: u32, fill: impl FnOnce(&mut HeaderMap), end_of_str
 /// wake the requests the filter continued or answered (possibly from another
 /// context, e.g. the root context answering requests that wait for one lookup).
 fn after_guest_call(error: Option<&HostError>) {
+    if let Some(HostError::Trap { kind, .. }) = error {
+        edge_metrics::count(match kind {
+            TrapKind::Deadline => Counter::TrapsDeadline,
+            TrapKind::Fault => Counter::TrapsFault,
+        });
+    }
     if error.is_some_and(|e| e.is_trap()) {
         bridge::with(|b| {
             for (id, slot) in b.slots.iter_mut() {
@@ -214,6 +224,10 @@ pub fn deliver_http_call_response(token: u32, response: Option<HttpCallResponse>
         }
         c
     });
+    let status = response.as_ref().map(|r| {
+        r.headers.get(b":status").and_then(|s| core::str::from_utf8(s).ok()?.parse().ok()).unwrap_or(0)
+    });
+    edge_metrics::count(call_counter(status));
     let result = with_host(|h| h.deliver_http_call_response(token, response));
     match &result {
         None => {
@@ -244,6 +258,29 @@ fn wake(id: u32) {
             ngx::ffi::ngx_post_event((*c).write, &raw mut ngx::ffi::ngx_posted_events);
         }
     }
+}
+
+thread_local! {
+    /// Filter instances started in this worker as last published (restarts are the growth).
+    static PUBLISHED_STARTS: core::cell::Cell<u64> = const { core::cell::Cell::new(1) };
+}
+
+/// nginx's number of this worker (0 .. worker_processes - 1).
+fn worker_number() -> usize {
+    // SAFETY: set by nginx before init_process, read on the worker's only thread.
+    unsafe { ngx::ffi::ngx_worker as usize }
+}
+
+/// Each tick: this worker's filter metrics into the shared block, and its restarts counted.
+fn publish_metrics(h: &FilterHost) {
+    let starts = h.instance_starts();
+    let before = PUBLISHED_STARTS.with(|c| c.replace(starts.max(1)));
+    if starts > before {
+        edge_metrics::add(Counter::InstanceRestarts, starts - before);
+    }
+    // SAFETY: nginx's pid of this process, set before init_process.
+    let pid = unsafe { ngx::ffi::ngx_pid } as u64;
+    edge_metrics::publish(worker_number(), pid, &h.metrics());
 }
 
 thread_local! {
@@ -278,6 +315,7 @@ unsafe extern "C" fn on_tick(_ev: *mut ngx_event_t) {
             ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\" tick: {}", filter_name(), e);
         }
         after_guest_call(result.as_ref().err());
+        publish_metrics(h);
         // After a trap the instance is gone until the next call: keep ticking with the
         // last period so that the next tick starts a fresh one.
         h.tick_period().or_else(|| (!h.is_running()).then(last_tick_period).flatten())

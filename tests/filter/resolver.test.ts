@@ -312,3 +312,32 @@ test("addresses that are names, or a backend outside the grammar, are an API fai
   t.is(out?.localResponse?.status, 503);
   t.is(out?.properties.backend, undefined);
 });
+
+test("the filter counts lookups, their duration and stale answers as proxy-wasm metrics", (t) => {
+  const w = worker(new SharedData());
+  const found = request(w, "a.example.com");
+  w.setTimeMs(T0 + 7);
+  w.deliverHttpCallResponse(onlyCall(found).token, resolveAnswer("a.example.com", "10.0.0.1:80"));
+  const unknown = request(w, "unknown.example.com");
+  w.deliverHttpCallResponse(onlyCall(unknown).token, { status: 404, body: "{}" });
+  const broken = request(w, "broken.example.com");
+  w.deliverHttpCallResponse(onlyCall(broken).token, nameAnswer("broken.example.com", "x.invalid:80", [], 1000, "no"));
+  // The entry expires and the route API fails: the stale backend is served, and counted.
+  w.setTimeMs(T0 + 31_000);
+  const expired = request(w, "a.example.com");
+  const stale = outcomeOf(w.deliverHttpCallResponse(onlyCall(expired).token, null), expired.id);
+  t.is(stale?.properties.backend, "10.0.0.1:80");
+
+  const values = Object.fromEntries(w.metrics().map((m) => [m.name, m]));
+  t.like(values, {
+    lookups_found_total: { kind: "counter", value: 1 },
+    lookups_not_found_total: { kind: "counter", value: 1 },
+    lookups_unresolvable_total: { kind: "counter", value: 1 },
+    lookups_failed_total: { kind: "counter", value: 1 },
+    stale_served_total: { kind: "counter", value: 1 },
+    lookup_duration_ms: { kind: "histogram" },
+    feed_seq: { kind: "gauge" },
+  });
+  t.is(request(w, "a.example.com").properties.backend, "10.0.0.1:80", "a hit of the stale entry is no new stale answer");
+  t.is(Object.fromEntries(w.metrics().map((m) => [m.name, m.value])).stale_served_total, 1);
+});

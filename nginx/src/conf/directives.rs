@@ -13,7 +13,7 @@ use ngx::ffi::{
     NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF, NGX_HTTP_SRV_CONF_OFFSET,
     NGX_HTTP_UPS_CONF, NGX_HTTP_VAR_CHANGEABLE, NGX_LOG_EMERG,
 };
-use ngx::http::{HttpModuleMainConf, HttpModuleServerConf, NgxHttpUpstreamModule};
+use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, HttpModuleServerConf, NgxHttpUpstreamModule};
 use ngx::{ngx_conf_log_error, ngx_string};
 
 use super::{cluster, LocConf, MainConf, UpstreamConf};
@@ -24,7 +24,7 @@ const MIN_ZONE_SIZE: usize = 32 * 1024;
 
 const MAIN: ngx_uint_t = NGX_HTTP_MAIN_CONF as ngx_uint_t;
 
-pub static mut COMMANDS: [ngx_command_t; 10] = [
+pub static mut COMMANDS: [ngx_command_t; 11] = [
     command(ngx_string!("set_backend_filter"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_filter, NGX_HTTP_MAIN_CONF_OFFSET),
     command(ngx_string!("set_backend_filter_config"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_filter_config, NGX_HTTP_MAIN_CONF_OFFSET),
     command(ngx_string!("set_backend_filter_config_file"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_filter_config_file, NGX_HTTP_MAIN_CONF_OFFSET),
@@ -39,6 +39,7 @@ pub static mut COMMANDS: [ngx_command_t; 10] = [
         NGX_HTTP_LOC_CONF_OFFSET,
     ),
     command(ngx_string!("set_backend_balancer"), (NGX_HTTP_UPS_CONF | NGX_CONF_NOARGS) as ngx_uint_t, set_balancer, NGX_HTTP_SRV_CONF_OFFSET),
+    command(ngx_string!("set_backend_metrics"), (NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS) as ngx_uint_t, set_metrics, NGX_HTTP_LOC_CONF_OFFSET),
     ngx_command_t::empty(),
 ];
 
@@ -286,5 +287,38 @@ extern "C" fn set_balancer(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: 
     }
     uscf.peer.init_upstream = Some(balancer::init_upstream);
     ucf.balancer = true;
+    NGX_CONF_OK
+}
+
+/// `set_backend_metrics;`: this location answers with the edge metrics. The first use
+/// adds the zone they live in.
+extern "C" fn set_metrics(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, _conf: *mut c_void) -> *mut c_char {
+    let Some(clcf) = ngx::http::NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else { return NGX_CONF_ERROR };
+    if clcf.handler.is_some() {
+        return fail(cf, "conflicts with another content handler in this location (proxy_pass, return, ...)");
+    }
+    clcf.handler = Some(crate::metrics_page::handler);
+    let Some(mcf) = Module::main_conf_mut(unsafe { &*cf }) else { return NGX_CONF_ERROR };
+    if !mcf.metrics_zone.is_null() {
+        return NGX_CONF_OK;
+    }
+    let name = crate::edge_metrics::ZONE_NAME;
+    let mut name = ngx_str_t { len: name.len(), data: name.as_ptr() as *mut u8 };
+    // SAFETY: called while nginx parses the configuration; the tag is this module.
+    let zone = unsafe {
+        ngx_shared_memory_add(cf, &mut name, crate::edge_metrics::ZONE_SIZE, (&raw mut crate::ngx_http_set_backend_module).cast())
+    };
+    if zone.is_null() {
+        return NGX_CONF_ERROR;
+    }
+    // SAFETY: the zone nginx just returned; data is null unless another directive took the name.
+    unsafe {
+        if !(*zone).data.is_null() {
+            return fail(cf, &format!("needs the shared memory zone \"{}\", which is already used", crate::edge_metrics::ZONE_NAME));
+        }
+        (*zone).init = Some(crate::edge_metrics::init_zone);
+        (*zone).data = zone.cast();
+    }
+    mcf.metrics_zone = zone;
     NGX_CONF_OK
 }

@@ -33,6 +33,8 @@ pub struct MainConf {
     /// Longest a request may stay paused (`set_backend_pause_timeout`).
     pub pause_timeout: Option<ngx_msec_t>,
     pub shm_zone: *mut ngx_shm_zone_t,
+    /// The edge metrics' zone, added by the first `set_backend_metrics`.
+    pub metrics_zone: *mut ngx_shm_zone_t,
     pub clusters: Vec<Cluster>,
     /// Names of the `set_backend $name` variables: a filter's `ngx.<name>` property is the backend.
     pub backend_vars: Vec<Vec<u8>>,
@@ -56,6 +58,7 @@ impl Default for MainConf {
             filter_timeout: None,
             pause_timeout: None,
             shm_zone: ptr::null_mut(),
+            metrics_zone: ptr::null_mut(),
             clusters: Vec::new(),
             backend_vars: Vec::new(),
             used: false,

@@ -70,3 +70,10 @@ export declare function proxy_set_shared_data(keyPtr: usize, keySize: usize, val
 export declare function proxy_get_property(pathPtr: usize, pathSize: usize, returnData: usize, returnSize: usize): u32;
 @external("env", "proxy_set_property")
 export declare function proxy_set_property(pathPtr: usize, pathSize: usize, valuePtr: usize, valueSize: usize): u32;
+
+@external("env", "proxy_define_metric")
+export declare function proxy_define_metric(metricType: u32, namePtr: usize, nameSize: usize, returnId: usize): u32;
+@external("env", "proxy_increment_metric")
+export declare function proxy_increment_metric(metricId: u32, offset: i64): u32;
+@external("env", "proxy_record_metric")
+export declare function proxy_record_metric(metricId: u32, value: u64): u32;

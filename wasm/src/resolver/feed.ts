@@ -11,6 +11,7 @@ import { HeaderPair } from "../abi/headers";
 import { ResolverConfig } from "./config";
 import { Lease, LEASE_KEY, SEQ_UNKNOWN, decodeLease } from "./lease";
 import { readChanges, MAX_CHANGES_BYTES } from "./answers";
+import * as metrics from "./metrics";
 import { bumpEpoch, invalidateHost } from "./cache";
 import { normalizeHost } from "./normalize";
 import { calloutStatus } from "./respond";
@@ -39,6 +40,10 @@ export class ChangeFollower {
   pollStartedAt: u64 = 0;
   nextPollAt: u64 = 0;
   leader: bool = false;
+  /** When the feed last answered well (ms), for the feed_age_ms gauge. */
+  lastOkAt: u64 = 0;
+  /** Whether this worker's feed gauges show a follower's values (reset to 0 when it stops following). */
+  reporting: bool = false;
 
   constructor(public config: ResolverConfig, public workerId: u32) {}
 
@@ -69,6 +74,19 @@ export class ChangeFollower {
     const pollLimit = <u64>this.config.pollWaitMs + <u64>this.config.calloutTimeoutMs * 2 + 1000;
     if (this.pollToken != 0 && now > this.pollStartedAt + pollLimit) this.pollToken = 0;
     if (this.leader && this.pollToken == 0 && now >= this.nextPollAt) this.poll(lease.seq, now);
+    this.reportLag(now);
+  }
+
+  /** The follower's lag as a gauge; a worker that stops following reports 0 (hosts take the largest). */
+  reportLag(now: u64): void {
+    if (this.leader && this.lastOkAt != 0) {
+      metrics.record(metrics.feedAgeMs, now > this.lastOkAt ? now - this.lastOkAt : 0);
+      this.reporting = true;
+    } else if (this.reporting) {
+      metrics.record(metrics.feedAgeMs, 0);
+      metrics.record(metrics.feedSeq, 0);
+      this.reporting = false;
+    }
   }
 
   poll(since: u64, now: u64): void {
@@ -107,6 +125,9 @@ export class ChangeFollower {
         }
         this.apply(batch.reset, batch.hosts, now);
         batchSeq = batch.seq;
+        this.lastOkAt = now;
+        metrics.record(metrics.feedSeq, batchSeq);
+        if (batch.reset) metrics.increment(metrics.feedResets);
         empty = !batch.reset && batch.hosts.length == 0;
         applied = true;
         // Apply first, then advance seq: a crash in between replays, never skips.

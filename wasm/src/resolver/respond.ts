@@ -5,6 +5,7 @@ import { Action } from "../abi/types";
 import { HeaderPair } from "../abi/headers";
 import { returnedPtr, returnedSize } from "../abi/memory";
 import { ResolverConfig } from "./config";
+import * as metrics from "./metrics";
 import { ErrorPage, NOT_FOUND_PAGE, UNAVAILABLE_PAGE, BAD_HOST_PAGE, BAD_REQUEST_PAGE, BAD_GATEWAY_PAGE, DEFAULT_BAD_GATEWAY_PAGE,
   renderVariant, variantOf, Variant } from "./pages";
 
@@ -17,10 +18,12 @@ export namespace Outcome {
 }
 
 export class Resolution {
-  constructor(public outcome: i32, public backend: string) {}
+  /** `stale`: a backend served only because the route API failed (stale-if-error). */
+  constructor(public outcome: i32, public backend: string, public stale: bool = false) {}
 }
 
 export function backendOf(backend: string): Resolution { return new Resolution(Outcome.Backend, backend); }
+export function staleBackendOf(backend: string): Resolution { return new Resolution(Outcome.Backend, backend, true); }
 export const NOT_FOUND = new Resolution(Outcome.NotFound, "");
 export const UNAVAILABLE = new Resolution(Outcome.Unavailable, "");
 export const BAD_REQUEST = new Resolution(Outcome.BadRequest, "");
@@ -58,6 +61,7 @@ function sendPage(page: ErrorPage, details: string, html: string, hostName: stri
  */
 export function deliver(res: Resolution, hostName: string, config: ResolverConfig, resumed: bool): u32 {
   if (res.outcome == Outcome.Backend) {
+    if (res.stale) metrics.increment(metrics.staleServed);
     const value = String.UTF8.encode(res.backend);
     setBackendRaw(changetype<usize>(value), <usize>value.byteLength);
     if (resumed) host.continueRequest();

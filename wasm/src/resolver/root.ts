@@ -11,9 +11,10 @@ import { StoredEntry, writeEntry, reserveEntry, readEpoch, allocateWorkerId } fr
 import { returnedPtr, returnedSize } from "../abi/memory";
 import { readResolveAnswer, MAX_RESOLVE_BYTES } from "./answers";
 import { ChangeFollower } from "./feed";
-import { Resolution, Outcome, backendOf, NOT_FOUND, UNAVAILABLE, BAD_GATEWAY, deliver, calloutStatus, setBackendRaw } from "./respond";
+import { Resolution, Outcome, backendOf, staleBackendOf, NOT_FOUND, UNAVAILABLE, BAD_GATEWAY, deliver, calloutStatus, setBackendRaw } from "./respond";
 import { ResolverRequest } from "./request";
 import { decimal } from "../util/decimal";
+import * as metrics from "./metrics";
 
 function hostOfKey(keyPtr: usize, keySize: usize): string {
   const prefix = <usize>HOST_KEY_PREFIX.length;
@@ -69,6 +70,7 @@ export class ResolverRoot extends RootContext {
       log.error("could not allocate a worker id in shared data");
       return false;
     }
+    metrics.defineMetrics();
     this.follower = new ChangeFollower(this.config, workerId);
     this.epoch = readEpoch(0, now);
     host.setTickPeriodMs(this.config.tickMs);
@@ -174,7 +176,7 @@ export class ResolverRoot extends RootContext {
 
   /** Without asking the API: a stale backend if one may be served, else 503. */
   fallback(entry: CacheEntry | null, now: u64): Resolution {
-    if (entry !== null && entry.hasStaleBackend(now, <u64>this.config.maxStaleMs)) return backendOf(entry.backend);
+    if (entry !== null && entry.hasStaleBackend(now, <u64>this.config.maxStaleMs)) return staleBackendOf(entry.backend);
     return UNAVAILABLE;
   }
 
@@ -189,6 +191,7 @@ export class ResolverRoot extends RootContext {
 
   /** The API failed: serve (and remember for errorTtl) a stale backend, or 503. */
   recordFailure(lookup: Lookup, now: u64): Resolution {
+    metrics.increment(metrics.lookupsFailed);
     const res = this.fallback(lookup.previous, now);
     const prev = lookup.previous;
     const fetchedAt: u64 = res.outcome == Outcome.Backend && prev !== null ? prev.fetchedAt : 0;
@@ -218,12 +221,14 @@ export class ResolverRoot extends RootContext {
 
   /** Caches the route API's answer (unless an invalidation got there first) and returns it. */
   answer(lookup: Lookup, status: u32, bodySize: usize, now: u64): Resolution {
+    metrics.record(metrics.lookupMs, now >= lookup.startedAt ? now - lookup.startedAt : 0);
     // 404: no route. Another 4xx (except timeout and rate limit): the API refuses
     // the name itself (its full UTS#46 is stricter than the filter's subset), so
     // there is no site either; it is not an outage to paper over with 503s.
     if (status >= 400 && status < 500 && status != 408 && status != 429) {
       writeEntry(lookup.key, new CacheEntry(EntryKind.NotFound, lookup.epoch,
         now + <u64>this.config.negativeTtlMs, now, ""), lookup.cas);
+      metrics.increment(metrics.lookupsNotFound);
       return NOT_FOUND;
     }
     if (status == 200 && bodySize <= <usize>MAX_RESOLVE_BYTES) {
@@ -238,9 +243,11 @@ export class ResolverRoot extends RootContext {
           log.warn("host " + lookup.host + ": backend " + answer.backend + " does not resolve" +
             (answer.error.length > 0 ? ": " + answer.error : ""));
           writeEntry(lookup.key, new CacheEntry(EntryKind.Unresolvable, lookup.epoch, now + ttl, now, answer.backend), lookup.cas);
+          metrics.increment(metrics.lookupsUnresolvable);
           return BAD_GATEWAY;
         }
         writeEntry(lookup.key, new CacheEntry(EntryKind.Found, lookup.epoch, now + ttl, now, answer.addresses), lookup.cas);
+        metrics.increment(metrics.lookupsFound);
         return backendOf(answer.addresses);
       }
       log.warn("/resolve/" + lookup.host + " answered 200 without a valid backend");
