@@ -9,6 +9,7 @@ import { ApiError, errorHandler, notFound } from "./errors.ts";
 import { requestLog } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { docsRouter } from "./routes/docs.ts";
+import { edgeRouter } from "./routes/edge.ts";
 import { entriesRouter } from "./routes/entries.ts";
 import { lookupsRouter } from "./routes/lookups.ts";
 import type { BackendNames } from "./names.ts";
@@ -22,6 +23,8 @@ export interface AppOptions {
   token: string;
   domain: string;
   importLimitBytes: number;
+  /** The edge's set_backend_metrics listener, served at /edge/metrics; undefined: none. */
+  edgeMetricsUrl?: string;
   /** Aborts when the service shuts down, releasing long-polls. */
   shutdown: AbortSignal;
 }
@@ -80,6 +83,8 @@ export function createApps(options: AppOptions): { publicApp: Koa; internalApp: 
   const entries = entriesRouter({ store, importLimitBytes: options.importLimitBytes });
   publicApp.use(async (ctx, next) => (ctx.path.startsWith("/entries") ? requireToken(ctx, next) : next()));
   mount(publicApp, entries);
+  const edge = edgeRouter(options.edgeMetricsUrl, requireToken);
+  mount(publicApp, edge);
 
   const internalApp = base("internal", options, metrics);
   const lookups = lookupsRouter(store, options.names, options.shutdown);
@@ -87,5 +92,5 @@ export function createApps(options: AppOptions): { publicApp: Koa; internalApp: 
   lookups.get("/metrics", metrics.serve);
   mount(internalApp, lookups);
 
-  return { publicApp, internalApp, publicRoutes: routesOf(docs, entries) };
+  return { publicApp, internalApp, publicRoutes: routesOf(docs, entries, edge) };
 }

@@ -19,6 +19,8 @@ export interface Config {
   retainChanges: number;
   shutdownGraceMs: number;
   backendNames: NameOptions;
+  /** The nginx edge's set_backend_metrics listener (http://127.0.0.1:9145/metrics under make run). */
+  edgeMetricsUrl: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -70,6 +72,18 @@ function socketGroup(env: NodeJS.ProcessEnv): number | undefined {
   return process.getuid?.() === 0 ? lookupGroup("www-data") : undefined;
 }
 
+function edgeMetricsUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`EDGE_METRICS_URL: not a URL: ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== "http:") throw new ConfigError(`EDGE_METRICS_URL: expected an http:// URL, got ${JSON.stringify(value)}`);
+  return url.href;
+}
+
 // How backends given by name are resolved (names.ts).
 function backendNames(env: NodeJS.ProcessEnv): NameOptions {
   const maxTtlMs = positiveInt("BACKEND_NAME_MAX_TTL_MS", env.BACKEND_NAME_MAX_TTL_MS, 300_000);
@@ -104,5 +118,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retainChanges: positiveInt("CHANGES_RETAIN", env.CHANGES_RETAIN, 10_000),
     shutdownGraceMs: positiveInt("SHUTDOWN_GRACE_MS", env.SHUTDOWN_GRACE_MS, 10_000),
     backendNames: backendNames(env),
+    edgeMetricsUrl: edgeMetricsUrl(env.EDGE_METRICS_URL),
   };
 }

@@ -208,6 +208,20 @@ export const openapi = {
         },
       },
     },
+    "/edge/metrics": {
+      get: {
+        summary: "The nginx edge's metrics",
+        description:
+          "What the edge this API node serves reports (its `set_backend_metrics` listener, `EDGE_METRICS_URL`): requests by how routing ended, " +
+          "lookups, the change feed, the shared zone, filter traps (docs/metrics.md), in Prometheus text.",
+        security: [{ bearer: [] }],
+        responses: {
+          "200": { description: "Prometheus text format", content: { "text/plain": { schema: { type: "string" } } } },
+          "401": unauthorized,
+          "503": errorResponse("No edge is configured, or it does not answer"),
+        },
+      },
+    },
     "/openapi.json": {
       get: {
         summary: "This document",

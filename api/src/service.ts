@@ -30,6 +30,7 @@ export async function startService(config: Config, token: string, logger: Logger
     token,
     domain: config.domain,
     importLimitBytes: config.importLimitBytes,
+    edgeMetricsUrl: config.edgeMetricsUrl,
     shutdown: shutdown.signal,
   });
   let publicServer: Server | undefined;

@@ -2,6 +2,8 @@
 // documented answer is produced by a real request and its body is checked
 // against the documented schema; every route the service has is documented.
 import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
@@ -22,7 +24,15 @@ interface Call {
   headers?: Record<string, string>;
   auth?: boolean;
   status: number;
+  /** Runs before the call (e.g. takes the edge away). */
+  before?: () => Promise<void>;
 }
+
+// The nginx edge's metrics listener, as /edge/metrics reads it (stopped to produce the 503).
+const edge = http.createServer((_req, res) => res.end("set_backend_requests_total 1\n"));
+await new Promise<void>((r) => edge.listen(0, "127.0.0.1", r));
+const edgeUrl = `http://127.0.0.1:${(edge.address() as AddressInfo).port}/metrics`;
+const stopEdge = () => new Promise<void>((r) => (edge.closeAllConnections(), edge.close(() => r())));
 
 const ndjson = { "Content-Type": "application/x-ndjson" };
 const big = JSON.stringify({ backend: "x".repeat(70_000) });
@@ -32,6 +42,9 @@ const calls: Call[] = [
   { method: "GET", path: "/healthz", template: "/healthz", status: 200, auth: false },
   { method: "GET", path: "/metrics", template: "/metrics", status: 200 },
   { method: "GET", path: "/metrics", template: "/metrics", status: 401, auth: false },
+  { method: "GET", path: "/edge/metrics", template: "/edge/metrics", status: 200 },
+  { method: "GET", path: "/edge/metrics", template: "/edge/metrics", status: 401, auth: false },
+  { method: "GET", path: "/edge/metrics", template: "/edge/metrics", status: 503, before: stopEdge },
   { method: "GET", path: "/entries.json", template: "/entries.json", status: 200 },
   { method: "GET", path: "/entries.json?limit=1", template: "/entries.json", status: 200 },
   { method: "GET", path: "/entries.json?limit=0", template: "/entries.json", status: 400 },
@@ -86,7 +99,7 @@ function validatorFor(ajv: Ajv2020, schema: object) {
 }
 
 test("every documented answer is what the service really does", async (t) => {
-  const s = await startTestService(t, { IMPORT_LIMIT_BYTES: "1000" });
+  const s = await startTestService(t, { IMPORT_LIMIT_BYTES: "1000", EDGE_METRICS_URL: edgeUrl });
   await post(s, "a.example.com", "localhost:3000");
   const ajv = new Ajv2020({ strict: false });
   const seen = new Set<string>();
@@ -97,6 +110,7 @@ test("every documented answer is what the service really does", async (t) => {
       t.fail(`${label}: ${call.template} ${call.method} is not documented`);
       continue;
     }
+    await call.before?.();
     const reply: Reply = await s.api(call.path, { method: call.method, body: call.body, headers: call.headers, auth: call.auth });
     t.is(reply.status, call.status, label);
     const documented = op.responses[String(reply.status)];

@@ -46,7 +46,7 @@ fn log() -> *mut ngx_log_t {
 pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     let Some(mcf) = Module::main_conf(unsafe { &*cycle }) else { return NGX_OK as ngx_int_t };
     // SAFETY: the metrics zone of this cycle (or null), initialised in the master.
-    unsafe { edge_metrics::attach(mcf.metrics_zone) };
+    unsafe { edge_metrics::attach(mcf.metrics_zone, worker_number()) };
     let Some(path) = mcf.filter_path.clone() else { return NGX_OK as ngx_int_t };
     match start(mcf, &path) {
         Ok(worker) => {
