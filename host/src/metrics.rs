@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(m.get(id), Ok(7));
         let h = m.all()[0].histogram.clone().unwrap();
         assert_eq!(h.count, 7);
-        assert_eq!(h.sum, 20_024);
+        assert_eq!(h.sum, 20_014);
         assert_eq!(&h.buckets[..4], &[2, 1, 1, 1], "<=1, <=2, <=5, <=10");
         assert_eq!(h.buckets[HISTOGRAM_BOUNDS.len() - 1], 1, "<=10000");
         assert_eq!(h.buckets[HISTOGRAM_BOUNDS.len()], 1, "+Inf");
