@@ -85,7 +85,8 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+/** Polls `check` every 50 ms until it holds; throws after `ms`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (await check()) return;

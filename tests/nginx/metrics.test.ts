@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { authHeaders, request, startService, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
-import { cleanup, config, freePort, get, nginxTest, requireModule, startNginx, tempDir, type Nginx } from "./harness.ts";
+import { cleanup, config, freePort, get, waitFor, nginxTest, requireModule, startNginx, tempDir, type Nginx } from "./harness.ts";
 
 const resolver = fileURLToPath(new URL("../../build/resolver.wasm", import.meta.url));
 const TOKEN = "metrics-test-token-0123456789";
@@ -29,14 +29,6 @@ async function metrics(): Promise<string> {
   const reply = await get(metricsPort, "/metrics");
   if (reply.status !== 200) throw new Error(`metrics: ${reply.status}`);
   return reply.body;
-}
-
-async function until(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 test.before(async () => {
@@ -113,10 +105,10 @@ test.serial("counters match the traffic sent, summed over both workers", async (
 
   // The filter's own metrics reach the zone on each worker's next tick.
   let after = "";
-  await until(async () => {
+  await waitFor(async () => {
     after = await metrics();
     return sample(after, "set_backend_filter_lookup_duration_ms_count") === 4;
-  }, "the filter's metrics of both workers");
+  }, "the filter's metrics of both workers", 15_000);
   t.is(sample(after, "set_backend_workers_reporting"), 2);
   t.is(sample(after, "set_backend_filter_lookups_found_total"), 3);
   t.is(sample(after, "set_backend_filter_lookups_not_found_total"), 1);
