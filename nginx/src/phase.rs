@@ -23,9 +23,11 @@ use crate::metrics_text::{request_counter, Outcome};
 use crate::request_ctx::{self, RequestCtx};
 use crate::{bridge, edge_metrics, http_wire, variable, worker, Module};
 
-/// Counts how a request's routing ended (`waited`: it paused for a lookup first).
-fn counted(waited: bool, outcome: Outcome) {
-    edge_metrics::count(request_counter(waited, outcome));
+/// The request's routing is decided: it is marked done, and counted by how it ended
+/// and whether it waited (paused for a lookup) first.
+fn finish(ctx: &mut RequestCtx, outcome: Outcome) {
+    ctx.done = true;
+    edge_metrics::count(request_counter(ctx.paused, outcome));
 }
 
 /// Registers the handler (postconfiguration).
@@ -62,15 +64,14 @@ unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
 unsafe fn start(r: *mut ngx_http_request_t, lcf: &LocConf) -> ngx_int_t {
     if !worker::ready() {
         let why = worker::load_error().unwrap_or_else(|| "not loaded in this worker".into());
-        counted(false, Outcome::Error);
+        edge_metrics::count(request_counter(false, Outcome::Error));
         return internal_error(r, &format!("cannot run: {why}"));
     }
     let Some(ctx) = (unsafe { request_ctx::get_or_create(r) }) else { return NGX_ERROR as ngx_int_t };
     let id = match worker::create_context(r) {
         Ok(id) => id,
         Err(e) => {
-            ctx.done = true;
-            counted(false, Outcome::Error);
+            finish(ctx, Outcome::Error);
             return internal_error(r, &e);
         }
     };
@@ -89,8 +90,7 @@ unsafe fn start(r: *mut ngx_http_request_t, lcf: &LocConf) -> ngx_int_t {
     match worker::on_request_headers(id, |map| unsafe { request_headers(r, map) }, eos) {
         Ok(action) => unsafe { decide(r, ctx, lcf, Some(action)) },
         Err(e) => {
-            ctx.done = true;
-            counted(false, Outcome::Error);
+            finish(ctx, Outcome::Error);
             internal_error(r, &e)
         }
     }
@@ -107,40 +107,33 @@ unsafe fn decide(r: *mut ngx_http_request_t, ctx: &mut RequestCtx, lcf: &LocConf
         let kept = s.take_backend(|b| unsafe { ctx.set_backend(r, b) });
         (kept, std::mem::take(&mut s.ngx_vars), s.local_response.take(), s.continued, s.pending_calls, s.failed)
     });
-    let waited = ctx.paused;
     let Some((kept, ngx_vars, local, continued, pending, failed)) = taken else {
-        ctx.done = true;
-        counted(waited, Outcome::Error);
+        finish(ctx, Outcome::Error);
         return internal_error(r, "request context lost");
     };
     if kept == Some(false) {
-        ctx.done = true;
-        counted(waited, Outcome::Error);
+        finish(ctx, Outcome::Error);
         return NGX_ERROR as ngx_int_t;
     }
     unsafe { apply_variables(r, ctx, lcf, &ngx_vars) };
     if failed {
-        ctx.done = true;
+        finish(ctx, Outcome::Error);
         ctx.stop_pause_timer();
-        counted(waited, Outcome::Error);
         return internal_error(r, "failed while handling this request (see the error above)");
     }
     if let Some(resp) = local {
-        ctx.done = true;
+        finish(ctx, Outcome::Page(resp.status));
         ctx.stop_pause_timer();
-        counted(waited, Outcome::Page(resp.status));
         return unsafe { send_local_response(r, resp) };
     }
     if action == Some(Action::Continue) || continued {
-        ctx.done = true;
-        counted(waited, Outcome::Backend);
+        finish(ctx, Outcome::Backend);
         ctx.paused = false;
         ctx.stop_pause_timer();
         return NGX_DECLINED as ngx_int_t;
     }
     if ctx.pause_timed_out {
-        ctx.done = true;
-        counted(waited, Outcome::Error);
+        finish(ctx, Outcome::Error);
         let limit = Module::main_conf(unsafe { &*r }).map_or(0, |m| m.pause_timeout());
         return internal_error(r, &format!("did not continue the paused request within {limit}ms ({pending} own calls pending)"));
     }
