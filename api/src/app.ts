@@ -70,7 +70,7 @@ function routesOf(...routers: Router[]): RouteList {
   );
 }
 
-export function createApps(options: AppOptions): { publicApp: Koa; internalApp: Koa; publicRoutes: RouteList } {
+export function createApps(options: AppOptions): { publicApp: Koa; internalApp: Koa; publicRoutes: RouteList; internalRoutes: RouteList } {
   const { store } = options;
   const metrics = createMetrics(store);
   const requireToken = bearerAuth(options.token);
@@ -92,5 +92,5 @@ export function createApps(options: AppOptions): { publicApp: Koa; internalApp: 
   lookups.get("/metrics", metrics.serve);
   mount(internalApp, lookups);
 
-  return { publicApp, internalApp, publicRoutes: routesOf(docs, entries, edge) };
+  return { publicApp, internalApp, publicRoutes: routesOf(docs, entries, edge), internalRoutes: routesOf(lookups) };
 }

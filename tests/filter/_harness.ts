@@ -38,11 +38,21 @@ export function onlyCall(outcome: Outcome): HttpCall {
   return outcome.httpCalls[0]!;
 }
 
+/** A /resolve answer for an address backend, as the route API sends it (api/src/internal-openapi.ts). */
 export function resolveAnswer(host: string, backend: string): HttpCallAnswer {
   return {
     status: 200,
     headers: [["content-type", "application/json"]],
-    body: JSON.stringify({ host, backend, match: "exact", pattern: host }),
+    body: JSON.stringify({ host, backend, match: "exact", pattern: host, addresses: [backend] }),
+  };
+}
+
+/** A /resolve answer for a backend given by name: its addresses and their lifetime, or why there are none. */
+export function nameAnswer(host: string, backend: string, addresses: string[], ttlMs: number, error?: string): HttpCallAnswer {
+  return {
+    status: 200,
+    headers: [["content-type", "application/json"]],
+    body: JSON.stringify({ host, backend, match: "exact", pattern: host, addresses, ttl_ms: ttlMs, ...(error ? { error } : {}) }),
   };
 }
 

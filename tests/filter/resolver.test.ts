@@ -5,7 +5,7 @@
 // Build first: npx asc --config asconfig.json --target release; host/node built.
 import test from "ava";
 import {
-  FilterHost, SharedData, T0, changesAnswer, header, onlyCall, outcomeOf, request, resolveAnswer, wasm, worker,
+  FilterHost, SharedData, T0, changesAnswer, header, nameAnswer, onlyCall, outcomeOf, request, resolveAnswer, wasm, worker,
 } from "./_harness.ts";
 
 const ROOT = 1;
@@ -260,14 +260,6 @@ test("a failed poll is retried after poll_retry_ms, not in a loop", (t) => {
   w.setTimeMs(T0 + 1000);
   t.is(w.tick().httpCalls.length, 1);
 });
-
-/** A /resolve answer for a backend given by name, as the route API sends it (docs/internal-api.md). */
-function nameAnswer(host: string, backend: string, addresses: string[], ttlMs: number, error?: string) {
-  return {
-    status: 200,
-    body: JSON.stringify({ host, backend, match: "exact", pattern: host, addresses, ttl_ms: ttlMs, ...(error ? { error } : {}) }),
-  };
-}
 
 test("a backend given by name: its addresses become the backend, cached no longer than their TTL", (t) => {
   const w = worker(new SharedData());
