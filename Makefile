@@ -18,7 +18,7 @@ NGINX_SOURCES := $(HOST_SOURCES) $(shell find nginx -name '*.rs' -o -name Cargo.
 WASM_SOURCES := asconfig.json $(shell find wasm/src -name '*.ts' 2>/dev/null)
 
 .PHONY: all deps build run api test typecheck test-api test-wasm test-rust test-binding test-filter \
-        test-nginx test-e2e bench bench-deps bench-api bench-import bench-host bench-routing clean
+        test-nginx test-e2e bench bench-deps bench-api bench-import bench-host bench-routing bench-zone clean
 
 all: build
 
@@ -94,6 +94,10 @@ bench-api: deps
 
 bench-import: deps
 	node --import=tsx bench/import-memory.ts
+
+# How many routes the shared cache zone holds (ZONE=2m by default).
+bench-zone: $(MODULE) $(FILTER)
+	node --import=tsx bench/zone-capacity.ts
 
 bench-host: deps
 	cargo bench -p set-backend-host --bench filter_call
