@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { NameOptions } from "./names.ts";
+import { parseStoreConfig, type StoreConfig } from "./store-config.ts";
 
 export type Listen = { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string };
 
@@ -21,6 +22,8 @@ export interface Config {
   backendNames: NameOptions;
   /** The nginx edge's set_backend_metrics listener (http://127.0.0.1:9145/metrics under make run). */
   edgeMetricsUrl: string | undefined;
+  /** ROUTE_STORE and, for etcd, its ETCD_* settings (store-config.ts). */
+  store: StoreConfig;
 }
 
 export class ConfigError extends Error {}
@@ -119,5 +122,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: positiveInt("SHUTDOWN_GRACE_MS", env.SHUTDOWN_GRACE_MS, 10_000),
     backendNames: backendNames(env),
     edgeMetricsUrl: edgeMetricsUrl(env.EDGE_METRICS_URL),
+    store: parseStoreConfig(env),
   };
 }
