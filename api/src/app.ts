@@ -57,7 +57,9 @@ function base(name: string, options: AppOptions, metrics: ReturnType<typeof crea
 
 function health(store: RouteStore) {
   return (ctx: Context) => {
-    ctx.body = { status: "ok", entries: store.count(), seq: store.seq };
+    // In etcd mode the store says whether it follows etcd and how stale its replica may be.
+    const { degraded, details } = store.health();
+    ctx.body = { status: degraded ? "degraded" : "ok", entries: store.count(), seq: store.seq, ...details };
   };
 }
 

@@ -190,7 +190,28 @@ export const openapi = {
                 schema: {
                   type: "object",
                   required: ["status", "entries", "seq"],
-                  properties: { status: { const: "ok" }, entries: { type: "integer" }, seq: { type: "integer" } },
+                  properties: {
+                    status: {
+                      enum: ["ok", "degraded"],
+                      description: "degraded: ROUTE_STORE=etcd and etcd is unreachable; routes are served from the local replica, writes are refused",
+                    },
+                    entries: { type: "integer" },
+                    seq: { type: "integer" },
+                    store: {
+                      type: "object",
+                      description: "ROUTE_STORE=etcd only: the replica's state (docs/fleet.md)",
+                      properties: {
+                        kind: { const: "etcd" },
+                        connected: { type: "boolean" },
+                        watching: { type: "boolean" },
+                        revision: { type: "integer" },
+                        generation: { type: ["string", "null"] },
+                        last_contact: { type: ["string", "null"] },
+                        stale_ms: { type: ["integer", "null"] },
+                        last_error: { type: "string" },
+                      },
+                    },
+                  },
                 },
               },
             },

@@ -5,6 +5,7 @@ import { EventEmitter } from "node:events";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { candidatePatterns, type MatchKind } from "./hosts.ts";
+import { importOnWorker, type ImportOutcome } from "./import.ts";
 
 export interface Entry {
   host: string;
@@ -45,10 +46,11 @@ const META_KEY = "log";
 export class RouteStore {
   readonly dir: string;
   readonly retainChanges: number;
-  private readonly env: RootDatabase;
-  private readonly entries: Database<string, string>;
+  // Protected: the etcd replica (replica.ts) writes the same databases.
+  protected readonly env: RootDatabase;
+  protected readonly entries: Database<string, string>;
   private readonly changes: Database<{ op: ChangeOp; host: string }, number>;
-  private readonly meta: Database<Meta, string>;
+  protected readonly meta: Database<Meta, string>;
   // Fires "seq" with the new sequence number once a write is durable.
   private readonly committed = new EventEmitter();
 
@@ -186,6 +188,21 @@ export class RouteStore {
     });
   }
 
+  /**
+   * Checks and applies an NDJSON import (all lines or none) on a worker thread
+   * that opens this same environment, then wakes the long-polls.
+   */
+  async importNdjson(body: Buffer): Promise<ImportOutcome> {
+    const outcome = await importOnWorker({ dir: this.dir, retainChanges: this.retainChanges, body });
+    if (outcome.ok) this.announceExternalWrite();
+    return outcome;
+  }
+
+  /** What /healthz adds about the store: nothing for the embedded one. */
+  health(): { degraded: boolean; details?: Record<string, unknown> } {
+    return { degraded: false };
+  }
+
   /** Wakes long-polls after another thread (the import worker) wrote to this environment. */
   announceExternalWrite(): void {
     this.committed.emit("seq", this.seq);
@@ -196,13 +213,13 @@ export class RouteStore {
     await this.env.close();
   }
 
-  private readMeta(): Meta {
+  protected readMeta(): Meta {
     return this.meta.get(META_KEY) ?? { seq: 0, firstSeq: 1 };
   }
 
   // Runs `fn` in a write transaction and returns once LMDB has flushed it to disk:
   // only then may the caller acknowledge the write.
-  private async write(fn: () => void): Promise<void> {
+  protected async write(fn: () => void): Promise<void> {
     const before = this.seq;
     await this.env.transaction(fn);
     await this.env.flushed;
@@ -211,7 +228,7 @@ export class RouteStore {
   }
 
   // Must run inside a write transaction.
-  private appendChanges(ops: { op: ChangeOp; host: string }[]): void {
+  protected appendChanges(ops: { op: ChangeOp; host: string }[]): void {
     if (ops.length === 0) return;
     const meta = this.readMeta();
     for (const op of ops) {
@@ -229,7 +246,7 @@ export class RouteStore {
 
   // Must run inside a write transaction: drops the whole log and moves the
   // sequence on, so every follower's next poll answers `reset`.
-  private resetLog(): void {
+  protected resetLog(): void {
     const meta = this.readMeta();
     for (const key of this.changes.getKeys({ start: meta.firstSeq, end: meta.seq + 1 })) this.changes.removeSync(key);
     meta.seq++;

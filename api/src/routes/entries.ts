@@ -6,7 +6,6 @@ import { normalizeBackend } from "../backend.ts";
 import { NDJSON_TYPES, readBytes, readJson, requireContentType } from "../body.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { normalizeRouteHost } from "../hosts.ts";
-import { importOnWorker } from "../import.ts";
 import { BackendBody, EntryBody, ListQuery, check } from "../schemas.ts";
 import type { Entry, RouteStore } from "../store.ts";
 
@@ -96,13 +95,12 @@ export function entriesRouter({ store, importLimitBytes }: EntriesOptions): Rout
   router.post("/entries/import", async (ctx) => {
     requireContentType(ctx, NDJSON_TYPES);
     const body = await readBytes(ctx, importLimitBytes);
-    const outcome = await importOnWorker({ dir: store.dir, retainChanges: store.retainChanges, body });
+    const outcome = await store.importNdjson(body);
     if (!outcome.ok) {
       throw new ApiError(400, "invalid_import", `${outcome.badLines} of the lines are invalid; nothing was imported`, {
         lines: outcome.problems,
       });
     }
-    store.announceExternalWrite();
     const { ok: _, ...counts } = outcome;
     ctx.log.info(counts, "routes imported");
     ctx.body = counts;
