@@ -7,7 +7,8 @@ import { createApps } from "./app.ts";
 import type { Config } from "./config.ts";
 import { BackendNames } from "./names.ts";
 import { describe, listen, stop } from "./server.ts";
-import { RouteStore } from "./store.ts";
+import { openStore } from "./open-store.ts";
+import type { RouteStore } from "./store.ts";
 
 export interface Service {
   store: RouteStore;
@@ -21,7 +22,7 @@ export interface Service {
 
 export async function startService(config: Config, token: string, logger: Logger): Promise<Service> {
   mkdirSync(config.stateDir, { recursive: true, mode: 0o755 });
-  const store = new RouteStore({ dir: config.stateDir, retainChanges: config.retainChanges });
+  const store = openStore(config, logger);
   const shutdown = new AbortController();
   const { publicApp, internalApp } = createApps({
     store,

@@ -1,0 +1,237 @@
+// An import in etcd mode, all or nothing as every edge sees it, although one
+// etcd transaction holds only 128 operations / 1.5 MiB (docs/fleet.md,
+// "Imports"):
+//
+// 1. Read the current generation G and the revision Rs it was read at.
+// 2. Write a new generation G' in many small transactions: every route of G as
+//    of Rs that the import does not name, then every imported route. No node
+//    reads G' yet: edges follow G only.
+// 3. Switch in one transaction: `current` = G' and G's `!next` marker, if
+//    `current` is still G and no single write touched G after Rs (G's `!stamp`).
+//    If single writes did land in G meanwhile, replay exactly those (a watch of
+//    G from Rs + 1) onto G' and try again: they land after the import, not lost.
+//    If another import switched first, this one is refused (409).
+// 4. Delete G.
+import type { Etcd3, IRequestOp, IWatchRequest, IWatchResponse } from "etcd3";
+import type { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import { within } from "./etcd-client.ts";
+import { EtcdKeys, newGeneration, prefixEnd } from "./etcd-keys.ts";
+
+// etcd's defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB. Stay under both.
+const OPS_PER_TXN = 128;
+const BYTES_PER_TXN = 1024 * 1024;
+// Batches in flight at once: enough to hide a round trip, few enough to leave etcd room for single writes.
+const IN_FLIGHT = 4;
+// How often the switch may find new single writes to replay before the import gives up.
+const SWITCH_ATTEMPTS = 20;
+
+/** Another import switched the table first, or the history needed to merge is gone: nothing was imported. */
+export class ImportConflict extends Error {}
+
+export interface ImportCounts {
+  created: number;
+  replaced: number;
+  unchanged: number;
+  /** The revision of the switch: once a replica has applied it, it routes by the import. */
+  revision: number;
+}
+
+interface Head {
+  generation: string;
+  revision: number;
+}
+
+type WatchStream = EventEmitter & { write(request: IWatchRequest): void; cancel?(): void };
+
+// Writes put/delete operations in transactions of at most OPS_PER_TXN
+// operations and BYTES_PER_TXN bytes, IN_FLIGHT at a time.
+class BatchWriter {
+  private ops: IRequestOp[] = [];
+  private bytes = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async put(key: string, value: string): Promise<void> {
+    await this.add({ request_put: { key: Buffer.from(key), value: Buffer.from(value) } }, key.length + value.length + 16);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.add({ request_delete_range: { key: Buffer.from(key) } }, key.length + 16);
+  }
+
+  async finish(): Promise<void> {
+    this.send();
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  private async add(op: IRequestOp, size: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.ops.length === OPS_PER_TXN || this.bytes + size > BYTES_PER_TXN) this.send();
+    this.ops.push(op);
+    this.bytes += size;
+    while (this.inFlight.size >= IN_FLIGHT) await Promise.race(this.inFlight);
+  }
+
+  private send(): void {
+    if (this.ops.length === 0) return;
+    const ops = this.ops;
+    this.ops = [];
+    this.bytes = 0;
+    const call: Promise<void> = this.client.kv.txn({ compare: [], success: ops, failure: [] }, within(Math.max(this.timeoutMs, 10_000))).then(
+      () => {
+        this.inFlight.delete(call);
+      },
+      (error: unknown) => {
+        this.failure ??= error;
+        this.inFlight.delete(call);
+      },
+    );
+    this.inFlight.add(call);
+  }
+}
+
+export class EtcdImporter {
+  constructor(
+    private readonly client: Etcd3,
+    private readonly keys: EtcdKeys,
+    private readonly timeoutMs: number,
+    private readonly logger: Logger,
+    /** The current generation and the revision it was read at (creating the first generation if need be). */
+    private readonly readPointer: () => Promise<Head>,
+  ) {}
+
+  /** Imports `routes` (host → backend, already checked). Throws ImportConflict, or etcd's error. */
+  async import(routes: Map<string, string>): Promise<ImportCounts> {
+    const started = Date.now();
+    const head = await this.readPointer();
+    const next = newGeneration();
+    try {
+      const counts = await this.build(head, next, routes);
+      const revision = await this.switchTo(head, next);
+      this.logger.info({ from: head.generation, to: next, routes: routes.size, revision, ms: Date.now() - started }, "import switched generations");
+      void this.dropGeneration(head.generation);
+      return { ...counts, revision };
+    } catch (error) {
+      void this.dropGeneration(next);
+      throw error;
+    }
+  }
+
+  // Step 2: G' = (G as of head.revision, minus the imported hosts) + the import.
+  private async build(head: Head, next: string, routes: Map<string, string>): Promise<Omit<ImportCounts, "revision">> {
+    const counts = { created: 0, replaced: 0, unchanged: 0 };
+    const writer = new BatchWriter(this.client, this.timeoutMs);
+    const prefix = this.keys.generationPrefix(head.generation);
+    const end = prefixEnd(prefix);
+    let start = Buffer.from(prefix);
+    for (;;) {
+      const res = await this.client.kv.range({ key: start, range_end: end, revision: head.revision, limit: 10_000 }, within(Math.max(this.timeoutMs, 30_000)));
+      for (const kv of res.kvs) {
+        const what = this.keys.classify(head.generation, kv.key.toString());
+        if (what.kind !== "route") continue;
+        const value = kv.value.toString();
+        const imported = routes.get(what.host);
+        if (imported === undefined) await writer.put(this.keys.route(next, what.host), value);
+        else if (imported === value) counts.unchanged++;
+        else counts.replaced++;
+      }
+      if (!res.more || res.kvs.length === 0) break;
+      start = Buffer.concat([res.kvs[res.kvs.length - 1]!.key, Buffer.from([0])]);
+    }
+    for (const [host, backend] of routes) await writer.put(this.keys.route(next, host), backend);
+    await writer.finish();
+    counts.created = routes.size - counts.replaced - counts.unchanged;
+    return counts;
+  }
+
+  // Step 3: the switch, replaying single writes that raced the build.
+  private async switchTo(head: Head, next: string): Promise<number> {
+    const pointer = Buffer.from(this.keys.pointer);
+    const stamp = Buffer.from(this.keys.stamp(head.generation));
+    let copiedUpTo = head.revision;
+    for (let attempt = 0; attempt < SWITCH_ATTEMPTS; attempt++) {
+      const res = await this.client.kv.txn(
+        {
+          compare: [
+            { key: pointer, target: "Value", result: "Equal", value: Buffer.from(head.generation) },
+            { key: stamp, target: "Mod", result: "Less", mod_revision: copiedUpTo + 1 },
+          ],
+          success: [
+            { request_put: { key: pointer, value: Buffer.from(next) } },
+            { request_put: { key: Buffer.from(this.keys.next(head.generation)), value: Buffer.from(next) } },
+          ],
+          failure: [{ request_range: { key: pointer } }, { request_range: { key: stamp } }],
+        },
+        within(this.timeoutMs),
+      );
+      if (res.succeeded) return Number(res.header.revision);
+      const current = res.responses[0]?.response_range.kvs[0]?.value.toString();
+      if (current !== head.generation) throw new ImportConflict("another import replaced the routing table while this one was written; nothing was imported");
+      const lastWrite = Number(res.responses[1]?.response_range.kvs[0]?.mod_revision ?? 0);
+      const raced = await this.changesBetween(head.generation, copiedUpTo + 1, lastWrite);
+      const writer = new BatchWriter(this.client, this.timeoutMs);
+      for (const [host, backend] of raced) {
+        if (backend === undefined) await writer.delete(this.keys.route(next, host));
+        else await writer.put(this.keys.route(next, host), backend);
+      }
+      await writer.finish();
+      this.logger.info({ replayed: raced.size, up_to: lastWrite }, "import replays single writes that raced it");
+      copiedUpTo = lastWrite;
+    }
+    throw new ImportConflict(`single writes kept landing while the import switched (${SWITCH_ATTEMPTS} attempts); nothing was imported`);
+  }
+
+  /** Route changes in `generation` from revision `from` through `to`, last one per host (undefined: deleted). */
+  private async changesBetween(generation: string, from: number, to: number): Promise<Map<string, string | undefined>> {
+    const changes = new Map<string, string | undefined>();
+    const prefix = this.keys.generationPrefix(generation);
+    const stream = (await this.client.watchClient.watch()) as unknown as WatchStream;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("etcd did not replay the raced writes in time")), Math.max(this.timeoutMs, 10_000));
+        const settle = (fn: () => void) => {
+          clearTimeout(timer);
+          fn();
+        };
+        stream.on("error", (error: Error) => settle(() => reject(error)));
+        stream.on("data", (res: IWatchResponse) => {
+          if (res.compact_revision && res.compact_revision !== "0") {
+            return settle(() => reject(new ImportConflict("routes changed during the import and etcd compacted that history; nothing was imported, retry")));
+          }
+          // A transaction's events arrive together in one response: read all of it.
+          let reached = false;
+          for (const event of res.events ?? []) {
+            const revision = Number(event.kv.mod_revision);
+            reached ||= revision >= to;
+            if (revision > to) continue;
+            const what = this.keys.classify(generation, event.kv.key.toString());
+            if (what.kind === "route") changes.set(what.host, event.type === "Put" ? event.kv.value.toString() : undefined);
+          }
+          if (reached) settle(resolve);
+        });
+        stream.write({ create_request: { key: Buffer.from(prefix), range_end: prefixEnd(prefix), start_revision: from } });
+      });
+    } finally {
+      stream.on("error", () => {});
+      stream.cancel?.();
+    }
+    return changes;
+  }
+
+  // Step 4, and the clean-up of an import that failed: best effort, logged.
+  private async dropGeneration(generation: string): Promise<void> {
+    const prefix = this.keys.generationPrefix(generation);
+    try {
+      await this.client.kv.deleteRange({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) }, within(Math.max(this.timeoutMs, 30_000)));
+    } catch (error) {
+      this.logger.warn({ generation, err: String(error) }, "could not delete an old generation; it is unused and can be deleted by hand");
+    }
+  }
+}

@@ -1,0 +1,156 @@
+// The route store in etcd mode (ROUTE_STORE=etcd). Reads — listings, /resolve,
+// /changes — come from the local LMDB replica it inherits (replica.ts), exactly
+// as in the embedded mode. Writes go to etcd as transactions, and a write is
+// answered only once etcd has committed it AND this node's replica has applied
+// that revision: the node that took a write routes by it when it answers.
+// While etcd is unreachable writes are refused with 503 and reads go on.
+import type { Etcd3, IRequestOp, ITxnResponse } from "etcd3";
+import type { Logger } from "pino";
+import { createEtcdClient, storeUnavailable, within } from "./etcd-client.ts";
+import { EtcdFollower } from "./etcd-follower.ts";
+import { EtcdImporter, ImportConflict } from "./etcd-import.ts";
+import { EtcdKeys, FIRST_GENERATION } from "./etcd-keys.ts";
+import { ApiError } from "./errors.ts";
+import { parseImport, type ImportOutcome } from "./import.ts";
+import { ReplicaStore } from "./replica.ts";
+import type { Entry, StoreOptions } from "./store.ts";
+import type { EtcdConfig } from "./store-config.ts";
+
+// How long a committed write may take to reach this node's replica before the
+// answer says so (503) instead of acknowledging it.
+const VISIBLE_WITHIN_MS = 10_000;
+// A write finds the generation switched (an import) at most this often in a row.
+const GENERATION_RETRIES = 5;
+
+export class EtcdRouteStore extends ReplicaStore {
+  private readonly client: Etcd3;
+  private readonly keys: EtcdKeys;
+  private readonly follower: EtcdFollower;
+  private readonly importer: EtcdImporter;
+  private readonly timeoutMs: number;
+
+  constructor(options: StoreOptions & { etcd: EtcdConfig; logger: Logger }) {
+    super(options);
+    this.timeoutMs = options.etcd.timeoutMs;
+    this.keys = new EtcdKeys(options.etcd.prefix);
+    this.client = createEtcdClient(options.etcd);
+    const logger = options.logger.child({ component: "etcd" });
+    this.follower = new EtcdFollower(this.client, this.keys, this, logger, this.timeoutMs);
+    this.importer = new EtcdImporter(this.client, this.keys, this.timeoutMs, logger, () => this.follower.readPointer());
+  }
+
+  /** Starts following etcd. Until etcd answers, the replica serves what it last had. */
+  start(): void {
+    this.follower.start();
+  }
+
+  override async put(host: string, backend: string): Promise<{ created: boolean; entry: Entry }> {
+    const res = await this.write1((generation) => [
+      { request_put: { key: Buffer.from(this.keys.route(generation, host)), value: Buffer.from(backend), prev_kv: true } },
+    ]);
+    const previous = res.responses[0]?.response_put.prev_kv;
+    return { created: !previous, entry: { host, backend } };
+  }
+
+  override async delete(host: string): Promise<boolean> {
+    const res = await this.write1((generation) => [{ request_delete_range: { key: Buffer.from(this.keys.route(generation, host)) } }]);
+    return Number(res.responses[0]?.response_delete_range.deleted ?? 0) > 0;
+  }
+
+  override async import(entries: Iterable<Entry>): Promise<{ created: number; replaced: number; unchanged: number }> {
+    const routes = new Map<string, string>();
+    for (const { host, backend } of entries) routes.set(host, backend);
+    const { revision: _, ...counts } = await this.importRoutes(routes);
+    return counts;
+  }
+
+  override async importNdjson(body: Buffer): Promise<ImportOutcome> {
+    const { routes, problems, badLines } = parseImport(body);
+    if (badLines > 0) return { ok: false, problems, badLines };
+    const { revision: _, ...counts } = await this.importRoutes(routes);
+    return { ok: true, imported: routes.size, ...counts };
+  }
+
+  override health(): { degraded: boolean; details: Record<string, unknown> } {
+    const { connected, watching, lastContact, lastError } = this.follower.health;
+    const state = this.replicaState();
+    const degraded = !connected || !watching;
+    // What the replica is known to be current as of: the last word from etcd in
+    // this process, or else (restarted while etcd is away) its last application.
+    const currentAsOf = lastContact ?? state?.appliedAt;
+    return {
+      degraded,
+      details: {
+        store: {
+          kind: "etcd",
+          connected,
+          watching,
+          revision: state?.revision ?? 0,
+          generation: state?.generation ?? null,
+          last_contact: lastContact === undefined ? null : new Date(lastContact).toISOString(),
+          // How far behind the replica may be: 0 while following, else the time since etcd was last heard.
+          stale_ms: degraded ? (currentAsOf === undefined ? null : Date.now() - currentAsOf) : 0,
+          ...(degraded && lastError ? { last_error: lastError } : {}),
+        },
+      },
+    };
+  }
+
+  override async close(): Promise<void> {
+    await this.follower.stop();
+    this.client.close();
+    await super.close();
+  }
+
+  private async importRoutes(routes: Map<string, string>) {
+    let counts;
+    try {
+      counts = await this.importer.import(routes);
+    } catch (error) {
+      if (error instanceof ImportConflict) throw new ApiError(409, "import_conflict", error.message);
+      throw storeUnavailable(error);
+    }
+    await this.visible(counts.revision);
+    return counts;
+  }
+
+  // One single write: `ops` on the current generation, with G's stamp, if
+  // `current` is still G. When an import has switched generations meanwhile the
+  // write is retried on the new one, so it is never left behind in a generation
+  // no node reads.
+  private async write1(ops: (generation: string) => IRequestOp[]): Promise<ITxnResponse> {
+    const pointer = Buffer.from(this.keys.pointer);
+    try {
+      let generation = this.replicaState()?.generation ?? (await this.follower.readPointer()).generation;
+      for (let attempt = 0; attempt < GENERATION_RETRIES; attempt++) {
+        const res = await this.client.kv.txn(
+          {
+            compare: [{ key: pointer, target: "Value", result: "Equal", value: Buffer.from(generation) }],
+            success: [...ops(generation), { request_put: { key: Buffer.from(this.keys.stamp(generation)), value: Buffer.alloc(0) } }],
+            failure: [{ request_range: { key: pointer } }],
+          },
+          within(this.timeoutMs),
+        );
+        if (res.succeeded) {
+          await this.visible(Number(res.header.revision));
+          return res;
+        }
+        generation = res.responses[0]?.response_range.kvs[0]?.value.toString() ?? (await this.follower.readPointer()).generation ?? FIRST_GENERATION;
+      }
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      throw storeUnavailable(error);
+    }
+    throw new ApiError(503, "store_busy", "imports kept replacing the routing table while this write was tried; nothing was written, retry");
+  }
+
+  // Read-your-writes: the answer waits until this node's replica has the revision.
+  private async visible(revision: number): Promise<void> {
+    if (await this.follower.waitForRevision(revision, VISIBLE_WITHIN_MS)) return;
+    throw new ApiError(
+      503,
+      "replica_behind",
+      `etcd committed the change (revision ${revision}) but this node's replica has not applied it within ${VISIBLE_WITHIN_MS / 1000} s; other nodes may already route by it`,
+    );
+  }
+}
