@@ -68,5 +68,5 @@ export function prefixEnd(prefix: string): Buffer {
 
 /** A fresh generation name: sortable by time, unique across nodes. */
 export function newGeneration(now = Date.now(), random = Math.random()): string {
-  return `${now.toString(36)}-${Math.floor(random * 36 ** 6).toString(36).padStart(6, "0")}`;
+  return `${now.toString(36).padStart(9, "0")}-${Math.floor(random * 36 ** 6).toString(36).padStart(6, "0")}`;
 }
