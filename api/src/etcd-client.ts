@@ -3,7 +3,7 @@
 // retry on another member when a member is unreachable (a write must go on
 // when one of three members is down). Calls take a deadline, so that with
 // quorum lost a write is refused in seconds rather than hanging.
-import { Etcd3, isRecoverableError, type IOptions } from "etcd3";
+import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IOptions } from "etcd3";
 import { handleWhen, retry, circuitBreaker, ConsecutiveBreaker } from "cockatiel";
 import { ApiError } from "./errors.ts";
 import type { EtcdConfig } from "./store-config.ts";
@@ -12,6 +12,9 @@ export function createEtcdClient(config: EtcdConfig): Etcd3 {
   const options: IOptions = {
     hosts: config.endpoints,
     dialTimeout: config.timeoutMs,
+    // A deadline per attempt (not per call): the retry on another member gets
+    // its own ETCD_TIMEOUT_MS. Streams (the watch) have none.
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: new Date(Date.now() + config.timeoutMs) }),
     grpcOptions: {
       // etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time).
       "grpc.keepalive_time_ms": 10_000,
@@ -21,7 +24,9 @@ export function createEtcdClient(config: EtcdConfig): Etcd3 {
     faultHandling: {
       // A member that failed twice in a row is skipped for 2 s: calls go to the others.
       host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 2_000, breaker: new ConsecutiveBreaker(2) }),
-      global: retry(handleWhen(isRecoverableError), { maxAttempts: 2 }),
+      // Retry on another member when one is unreachable; not after a timeout:
+      // without quorum every member times out, and the refusal should not wait twice.
+      global: retry(handleWhen((error) => isRecoverableError(error) && !(error instanceof GRPCDeadlineExceededError)), { maxAttempts: 2 }),
     },
   };
   if (config.tls) {
@@ -31,7 +36,7 @@ export function createEtcdClient(config: EtcdConfig): Etcd3 {
   return new Etcd3(options);
 }
 
-/** Call options with a deadline `ms` from now. */
+/** Call options with a deadline `ms` from now, for calls that may take longer than ETCD_TIMEOUT_MS (pages of a snapshot). */
 export function within(ms: number): { deadline: Date } {
   return { deadline: new Date(Date.now() + ms) };
 }
@@ -42,6 +47,8 @@ export function storeUnavailable(error: unknown): ApiError {
   return new ApiError(
     503,
     "store_unavailable",
-    `etcd did not accept the write (${reason}); nothing was acknowledged. Routes keep being served from this node's replica; retry once etcd is reachable`,
+    // After a timeout etcd may still commit the write later: say "not
+    // confirmed", not "not written". Every write here is safe to repeat.
+    `etcd did not confirm the write (${reason}), so it is not acknowledged. Routes keep being served from this node's replica; retry once etcd is reachable (repeating a write is harmless)`,
   );
 }

@@ -108,7 +108,7 @@ export class EtcdFollower {
     if (this.probing || this.stopped) return;
     this.probing = true;
     try {
-      await this.client.kv.range({ key: Buffer.from(this.keys.pointer) }, within(this.timeoutMs));
+      await this.client.kv.range({ key: Buffer.from(this.keys.pointer) });
       this.health.connected = true;
       this.heard();
     } catch (error) {
@@ -162,7 +162,7 @@ export class EtcdFollower {
   /** The current generation (creating the first one on an empty cluster) and the revision it was read at. */
   async readPointer(): Promise<{ generation: string; revision: number; clusterId: string }> {
     for (;;) {
-      const res = await this.client.kv.range({ key: Buffer.from(this.keys.pointer) }, within(this.timeoutMs));
+      const res = await this.client.kv.range({ key: Buffer.from(this.keys.pointer) });
       this.heard();
       const kv = res.kvs[0];
       if (kv) return { generation: kv.value.toString(), revision: Number(res.header.revision), clusterId: res.header.cluster_id };
@@ -173,7 +173,6 @@ export class EtcdFollower {
           success: [{ request_put: { key: Buffer.from(this.keys.pointer), value: Buffer.from(FIRST_GENERATION) } }],
           failure: [],
         },
-        within(this.timeoutMs),
       );
     }
   }

@@ -169,7 +169,6 @@ export class EtcdImporter {
           ],
           failure: [{ request_range: { key: pointer } }, { request_range: { key: stamp } }],
         },
-        within(this.timeoutMs),
       );
       if (res.succeeded) return Number(res.header.revision);
       const current = res.responses[0]?.response_range.kvs[0]?.value.toString();

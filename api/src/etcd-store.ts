@@ -129,7 +129,6 @@ export class EtcdRouteStore extends ReplicaStore {
             success: [...ops(generation), { request_put: { key: Buffer.from(this.keys.stamp(generation)), value: Buffer.alloc(0) } }],
             failure: [{ request_range: { key: pointer } }],
           },
-          within(this.timeoutMs),
         );
         if (res.succeeded) {
           await this.visible(Number(res.header.revision));

@@ -1,0 +1,153 @@
+// One edge of a fleet for tests and benchmarks: the real route API process in
+// etcd mode (its LMDB replica in its own state directory) and Debian's nginx
+// with the module and the filter, configured from the same template as
+// `make run` and `make fleet`. All on loopback.
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { request, socketPathOf, startService, type Response, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
+import { writeNginxConf } from "../../scripts/nginx-conf.ts";
+import { send, type Reply } from "../e2e/system.ts";
+import { freePort } from "../nginx/harness.ts";
+
+export const TOKEN = "fleet-token-0123456789abcdef";
+export const DOMAIN = "localhost";
+
+export interface EdgeOptions {
+  name: string;
+  /** ETCD_ENDPOINTS for this edge's route API. */
+  endpoints: string;
+  /** Extra environment for the route API. */
+  env?: Record<string, string>;
+  /** Start nginx too (default true); benchmarks of the API alone skip it. */
+  nginx?: boolean;
+}
+
+export interface Edge {
+  name: string;
+  stateDir: string;
+  port: number;
+  api: ServiceProcess;
+  /** A request through this edge's nginx with this Host. */
+  route(host: string, path?: string): Promise<Reply>;
+  /** A management call to this edge's route API (public listener), with the token. */
+  manage(method: string, path: string, body?: unknown, contentType?: string): Promise<Response>;
+  /** GET on the internal listener (what nginx's filter asks). */
+  internal(path: string): Promise<Response>;
+  health(): Promise<any>;
+  stopApi(): Promise<void>;
+  startApi(): Promise<void>;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+export async function startEdge(options: EdgeOptions): Promise<Edge> {
+  const stateDir = mkdtempSync(join(tmpdir(), `set-backend-${options.name}-`));
+  chmodSync(stateDir, 0o755);
+  const port = await freePort();
+  const apiPort = await freePort();
+  const apiOptions = {
+    stateDir,
+    token: TOKEN,
+    inheritEnv: true,
+    env: {
+      API_LISTEN: `127.0.0.1:${apiPort}`,
+      DOMAIN,
+      ROUTE_STORE: "etcd",
+      ETCD_ENDPOINTS: options.endpoints,
+      // Above the test cluster's election timeout (scripts/etcd-members.ts):
+      // a write during a leader election waits for the new leader.
+      ETCD_TIMEOUT_MS: "6000",
+      ...options.env,
+    },
+    readyTimeoutMs: 60_000,
+  };
+  let api = await startService(apiOptions);
+  let nginx: ChildProcess | undefined;
+  let output = "";
+
+  const edge: Edge = {
+    name: options.name,
+    stateDir,
+    port,
+    get api() {
+      return api;
+    },
+    route: (host, path) => send(port, host, path),
+    manage(method, path, body, contentType = "application/json") {
+      const headers: Record<string, string> = { Authorization: `Bearer ${TOKEN}` };
+      if (body !== undefined) headers["Content-Type"] = contentType;
+      const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+      return request(api.public, method, path, { headers, body: payload });
+    },
+    internal: (path) => request(api.internal, "GET", path),
+    async health() {
+      return JSON.parse((await request(api.public, "GET", "/healthz")).body);
+    },
+    async stopApi() {
+      await api.stop();
+    },
+    async startApi() {
+      api = await startService(apiOptions);
+    },
+    async stop() {
+      if (nginx && nginx.exitCode === null) {
+        const exited = new Promise((r) => nginx!.once("exit", r));
+        nginx.kill("SIGTERM");
+        await exited;
+      }
+      await api.kill();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+    output: () => `${api.recentOutput()}\n${output}`,
+  };
+
+  if (options.nginx !== false) {
+    const args = writeNginxConf({
+      stateDir,
+      listen: `127.0.0.1:${port}`,
+      domain: DOMAIN,
+      apiListen: `127.0.0.1:${apiPort}`,
+      resolverSocket: socketPathOf(api.internal),
+      accessLog: join(stateDir, "access.log"),
+    });
+    nginx = spawn("/usr/sbin/nginx", args, { stdio: ["ignore", "pipe", "pipe"] });
+    nginx.stdout!.on("data", (d: Buffer) => (output = (output + d).slice(-8192)));
+    nginx.stderr!.on("data", (d: Buffer) => (output = (output + d).slice(-8192)));
+    const until = Date.now() + 30_000;
+    for (;;) {
+      const up = await send(port, `api.${DOMAIN}`, "/healthz").then((r) => r.status === 200, () => false);
+      if (up) break;
+      if (Date.now() > until || nginx.exitCode !== null) {
+        await edge.stop();
+        throw new Error(`nginx of ${options.name} did not answer:\n${output}`);
+      }
+      await sleep(100);
+    }
+  }
+  return edge;
+}
+
+/** Polls `check` until it holds, for up to `ms`; returns the milliseconds it took. */
+export async function until(check: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<number> {
+  const started = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await check()) return Date.now() - started;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() - started > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
+    await sleep(50);
+  }
+}
+
+/** The backend an edge's nginx routes `host` to, from the echo of a backend (see startEchoBackend), or the status. */
+export async function routedTo(edge: Edge, host: string): Promise<string> {
+  const reply = await edge.route(host);
+  if (reply.status !== 200) return `status ${reply.status}`;
+  return String(reply.headers["x-backend"]);
+}
