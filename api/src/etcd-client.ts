@@ -20,6 +20,10 @@ export function createEtcdClient(config: EtcdConfig): Etcd3 {
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.keepalive_permit_without_calls": 1,
+      // gRPC's default reconnect backoff grows to 2 minutes: an edge would stay
+      // degraded that long after etcd came back.
+      "grpc.initial_reconnect_backoff_ms": 200,
+      "grpc.max_reconnect_backoff_ms": 2_000,
     },
     faultHandling: {
       // A member that failed twice in a row is skipped for 2 s: calls go to the others.

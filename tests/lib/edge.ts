@@ -21,6 +21,8 @@ export interface EdgeOptions {
   endpoints: string;
   /** Extra environment for the route API. */
   env?: Record<string, string>;
+  /** Keep the API's log lines in `api.logs` (default true; benchmarks turn it off). */
+  keepLogs?: boolean;
   /** Start nginx too (default true); benchmarks of the API alone skip it. */
   nginx?: boolean;
 }
@@ -63,6 +65,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       ...options.env,
     },
     readyTimeoutMs: 60_000,
+    // Tests check what the replica logged (a resync, its reason).
+    keepLogs: options.keepLogs ?? true,
   };
   let api = await startService(apiOptions);
   let nginx: ChildProcess | undefined;
