@@ -6,11 +6,12 @@
 // 2. Write a new generation G' in many small transactions: every route of G as
 //    of Rs that the import does not name, then every imported route. No node
 //    reads G' yet: edges follow G only.
-// 3. Switch in one transaction: `current` = G' and G's `!next` marker, if
-//    `current` is still G and no single write touched G after Rs (G's `!stamp`).
-//    If single writes did land in G meanwhile, replay exactly those (a watch of
-//    G from Rs + 1) onto G' and try again: they land after the import, not lost.
-//    If another import switched first, this one is refused (409).
+// 3. Seal G (single writes to G wait for the switch), replay onto G' exactly
+//    the single writes that landed in G after Rs (a watch of G from Rs + 1),
+//    then switch in one transaction: `current` = G' and G's `!next` marker, if
+//    `current` is still G and the seal is still ours. Raced writes land after
+//    the import, not lost. If another import switched first, this one is
+//    refused (409).
 // 4. Delete G.
 import type { Etcd3, IRequestOp, IWatchRequest, IWatchResponse } from "etcd3";
 import type { EventEmitter } from "node:events";
@@ -23,8 +24,10 @@ const OPS_PER_TXN = 128;
 const BYTES_PER_TXN = 1024 * 1024;
 // Batches in flight at once: enough to hide a round trip, few enough to leave etcd room for single writes.
 const IN_FLIGHT = 4;
-// How often the switch may find new single writes to replay before the import gives up.
-const SWITCH_ATTEMPTS = 20;
+// How often the switch may find its seal lapsed before the import gives up.
+const SWITCH_ATTEMPTS = 5;
+// The seal's lease: how long single writes may be held up if the importing process dies mid-switch.
+const SEAL_TTL_SECONDS = 10;
 
 /** Another import switched the table first, or the history needed to merge is gone: nothing was imported. */
 export class ImportConflict extends Error {}
@@ -151,40 +154,61 @@ export class EtcdImporter {
     return counts;
   }
 
-  // Step 3: the switch, replaying single writes that raced the build.
+  // Step 3. Single writes keep landing in G while G' is built; under steady
+  // write traffic a switch that merely retried on "G changed" could starve. So
+  // G is sealed first: from the seal's revision on, single writes to G wait
+  // (etcd-store.ts). What landed in G between the copy and the seal is replayed
+  // onto G', and the switch then needs only the seal to still be ours. The seal
+  // lives on a lease: if this process dies, it lapses in seconds and writes go on.
   private async switchTo(head: Head, next: string): Promise<number> {
     const pointer = Buffer.from(this.keys.pointer);
     const stamp = Buffer.from(this.keys.stamp(head.generation));
-    let copiedUpTo = head.revision;
-    for (let attempt = 0; attempt < SWITCH_ATTEMPTS; attempt++) {
-      const res = await this.client.kv.txn(
-        {
+    const seal = Buffer.from(this.keys.seal(head.generation));
+    const isCurrent = { key: pointer, target: "Value" as const, result: "Equal" as const, value: Buffer.from(head.generation) };
+    const lease = this.client.lease(SEAL_TTL_SECONDS);
+    lease.on("lost", () => {}); // a lapsed seal is noticed by the switch's compare
+    try {
+      const leaseId = await lease.grant();
+      let copiedUpTo = head.revision;
+      for (let attempt = 0; attempt < SWITCH_ATTEMPTS; attempt++) {
+        const sealed = await this.client.kv.txn({
+          compare: [isCurrent],
+          success: [{ request_put: { key: seal, value: Buffer.from(next), lease: leaseId } }, { request_range: { key: stamp } }],
+          failure: [],
+        });
+        if (!sealed.succeeded) throw new ImportConflict("another import replaced the routing table while this one was written; nothing was imported");
+        const lastWrite = Number(sealed.responses[1]?.response_range.kvs[0]?.mod_revision ?? 0);
+        if (lastWrite > copiedUpTo) {
+          const raced = await this.changesBetween(head.generation, copiedUpTo + 1, lastWrite);
+          const writer = new BatchWriter(this.client, this.timeoutMs);
+          for (const [host, backend] of raced) {
+            if (backend === undefined) await writer.delete(this.keys.route(next, host));
+            else await writer.put(this.keys.route(next, host), backend);
+          }
+          await writer.finish();
+          this.logger.info({ replayed: raced.size, up_to: lastWrite }, "import replays single writes that raced it");
+          copiedUpTo = lastWrite;
+        }
+        const res = await this.client.kv.txn({
           compare: [
-            { key: pointer, target: "Value", result: "Equal", value: Buffer.from(head.generation) },
+            isCurrent,
+            { key: seal, target: "Value", result: "Equal", value: Buffer.from(next) },
             { key: stamp, target: "Mod", result: "Less", mod_revision: copiedUpTo + 1 },
           ],
           success: [
             { request_put: { key: pointer, value: Buffer.from(next) } },
             { request_put: { key: Buffer.from(this.keys.next(head.generation)), value: Buffer.from(next) } },
+            { request_delete_range: { key: seal } },
           ],
-          failure: [{ request_range: { key: pointer } }, { request_range: { key: stamp } }],
-        },
-      );
-      if (res.succeeded) return Number(res.header.revision);
-      const current = res.responses[0]?.response_range.kvs[0]?.value.toString();
-      if (current !== head.generation) throw new ImportConflict("another import replaced the routing table while this one was written; nothing was imported");
-      const lastWrite = Number(res.responses[1]?.response_range.kvs[0]?.mod_revision ?? 0);
-      const raced = await this.changesBetween(head.generation, copiedUpTo + 1, lastWrite);
-      const writer = new BatchWriter(this.client, this.timeoutMs);
-      for (const [host, backend] of raced) {
-        if (backend === undefined) await writer.delete(this.keys.route(next, host));
-        else await writer.put(this.keys.route(next, host), backend);
+          failure: [],
+        });
+        if (res.succeeded) return Number(res.header.revision);
+        // The seal lapsed (this process stalled past its lease) and writes may have slipped in: seal again.
       }
-      await writer.finish();
-      this.logger.info({ replayed: raced.size, up_to: lastWrite }, "import replays single writes that raced it");
-      copiedUpTo = lastWrite;
+      throw new ImportConflict(`the import could not hold the table still to switch (${SWITCH_ATTEMPTS} attempts); nothing was imported`);
+    } finally {
+      await lease.revoke().catch(() => {});
     }
-    throw new ImportConflict(`single writes kept landing while the import switched (${SWITCH_ATTEMPTS} attempts); nothing was imported`);
   }
 
   /** Route changes in `generation` from revision `from` through `to`, last one per host (undefined: deleted). */

@@ -6,6 +6,8 @@
 //                                   mod_revision is G's last single write
 //   <prefix>gen/<G>/!next           written, in the switch transaction, to the
 //                                   generation an import replaced: its successor
+//   <prefix>gen/<G>/!seal           held (on a lease) by an import for the moment
+//                                   of its switch: single writes to G wait
 //
 // The two "!" keys sort inside G's range, so one watch on gen/<G>/ sees, in
 // revision order, every write to G and then the switch away from it. "!" cannot
@@ -16,6 +18,7 @@ export const FIRST_GENERATION = "0";
 
 const STAMP = "!stamp";
 const NEXT = "!next";
+const SEAL = "!seal";
 
 export class EtcdKeys {
   constructor(readonly prefix: string) {}
@@ -38,6 +41,10 @@ export class EtcdKeys {
 
   next(generation: string): string {
     return this.generationPrefix(generation) + NEXT;
+  }
+
+  seal(generation: string): string {
+    return this.generationPrefix(generation) + SEAL;
   }
 
   /** What a key of generation G is: a route (with its host), the stamp, the switch marker, or none of these. */

@@ -5,11 +5,12 @@
 // that revision: the node that took a write routes by it when it answers.
 // While etcd is unreachable writes are refused with 503 and reads go on.
 import type { Etcd3, IRequestOp, ITxnResponse } from "etcd3";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import { createEtcdClient, storeUnavailable, within } from "./etcd-client.ts";
+import { createEtcdClient, storeUnavailable } from "./etcd-client.ts";
 import { EtcdFollower } from "./etcd-follower.ts";
 import { EtcdImporter, ImportConflict } from "./etcd-import.ts";
-import { EtcdKeys, FIRST_GENERATION } from "./etcd-keys.ts";
+import { EtcdKeys } from "./etcd-keys.ts";
 import { ApiError } from "./errors.ts";
 import { parseImport, type ImportOutcome } from "./import.ts";
 import { ReplicaStore } from "./replica.ts";
@@ -21,6 +22,9 @@ import type { EtcdConfig } from "./store-config.ts";
 const VISIBLE_WITHIN_MS = 10_000;
 // A write finds the generation switched (an import) at most this often in a row.
 const GENERATION_RETRIES = 5;
+// How long a write waits for an import's switch (the seal's lease is 10 s), and how often it looks.
+const SEALED_WAIT_MS = 15_000;
+const SEALED_POLL_MS = 20;
 
 export class EtcdRouteStore extends ReplicaStore {
   private readonly client: Etcd3;
@@ -114,27 +118,37 @@ export class EtcdRouteStore extends ReplicaStore {
     return counts;
   }
 
-  // One single write: `ops` on the current generation, with G's stamp, if
-  // `current` is still G. When an import has switched generations meanwhile the
-  // write is retried on the new one, so it is never left behind in a generation
-  // no node reads.
+  // One single write: `ops` on the current generation G, with G's stamp, if
+  // `current` is still G and no import has sealed G for its switch. When an
+  // import has switched generations the write is retried on the new one, so it
+  // is never left behind in a generation no node reads; while G is sealed (a
+  // switch takes milliseconds) the write waits for it.
   private async write1(ops: (generation: string) => IRequestOp[]): Promise<ITxnResponse> {
     const pointer = Buffer.from(this.keys.pointer);
+    const giveUpAt = Date.now() + SEALED_WAIT_MS;
     try {
       let generation = this.replicaState()?.generation ?? (await this.follower.readPointer()).generation;
-      for (let attempt = 0; attempt < GENERATION_RETRIES; attempt++) {
-        const res = await this.client.kv.txn(
-          {
-            compare: [{ key: pointer, target: "Value", result: "Equal", value: Buffer.from(generation) }],
-            success: [...ops(generation), { request_put: { key: Buffer.from(this.keys.stamp(generation)), value: Buffer.alloc(0) } }],
-            failure: [{ request_range: { key: pointer } }],
-          },
-        );
+      for (let switches = 0; switches < GENERATION_RETRIES && Date.now() < giveUpAt; ) {
+        const seal = Buffer.from(this.keys.seal(generation));
+        const res = await this.client.kv.txn({
+          compare: [
+            { key: pointer, target: "Value", result: "Equal", value: Buffer.from(generation) },
+            { key: seal, target: "Version", result: "Equal", version: 0 },
+          ],
+          success: [...ops(generation), { request_put: { key: Buffer.from(this.keys.stamp(generation)), value: Buffer.alloc(0) } }],
+          failure: [{ request_range: { key: pointer } }],
+        });
         if (res.succeeded) {
           await this.visible(Number(res.header.revision));
           return res;
         }
-        generation = res.responses[0]?.response_range.kvs[0]?.value.toString() ?? (await this.follower.readPointer()).generation ?? FIRST_GENERATION;
+        const current = res.responses[0]?.response_range.kvs[0]?.value.toString() ?? (await this.follower.readPointer()).generation;
+        if (current !== generation) {
+          generation = current;
+          switches++;
+        } else {
+          await sleep(SEALED_POLL_MS);
+        }
       }
     } catch (error) {
       if (error instanceof ApiError) throw error;

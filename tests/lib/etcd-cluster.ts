@@ -72,8 +72,10 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
       const result = spawnSync(ETCDCTL, [`--endpoints=${endpoints}`, "--command-timeout=10s", ...args], {
         env: { ...process.env, ETCDCTL_API: "3" },
         encoding: "utf8",
+        // A table of 100,000 routes is ~15 MB of JSON.
+        maxBuffer: 512 * 1024 * 1024,
       });
-      if (result.status !== 0) throw new Error(`etcdctl ${args.join(" ")} failed: ${result.stderr}`);
+      if (result.status !== 0) throw new Error(`etcdctl ${args.join(" ")} failed: ${result.error ?? result.stderr}`);
       return result.stdout;
     },
     async waitHealthy(ms = 60_000) {
