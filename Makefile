@@ -18,7 +18,8 @@ NGINX_SOURCES := $(HOST_SOURCES) $(shell find nginx -name '*.rs' -o -name Cargo.
 WASM_SOURCES := asconfig.json $(shell find wasm/src -name '*.ts' 2>/dev/null)
 
 .PHONY: all deps build run api test typecheck test-api test-wasm test-rust test-binding test-filter \
-        test-nginx test-e2e bench bench-deps bench-api bench-import bench-host bench-routing bench-zone clean
+        test-nginx test-e2e bench bench-deps bench-api bench-import bench-host bench-routing bench-zone clean \
+        etcd-deps fleet test-fleet bench-fleet
 
 all: build
 
@@ -46,7 +47,7 @@ run: build
 api: deps
 	node --import=tsx api/src/main.ts
 
-test: typecheck test-api test-wasm test-rust test-binding test-filter test-nginx test-e2e
+test: typecheck test-api test-wasm test-rust test-binding test-filter test-nginx test-e2e test-fleet
 
 typecheck: deps
 	npx tsc --noEmit -p .
@@ -80,6 +81,18 @@ test-nginx: $(MODULE) $(FILTER)
 test-e2e: build
 	npx ava --concurrency=1 'tests/e2e/*.test.ts'
 
+# A fleet of edges on etcd (docs/fleet.md): Debian's etcd for the cluster, then
+# two edges (route API + nginx each) in the foreground (scripts/fleet.ts).
+etcd-deps:
+	@scripts/system-deps.sh etcd-server etcd-client
+
+fleet: build etcd-deps
+	node --import=tsx scripts/fleet.ts
+
+# Real etcd members and real nginx edges; one file at a time, each starts its own cluster.
+test-fleet: build etcd-deps
+	npx ava --concurrency=1 --timeout=5m 'tests/fleet/*.test.ts'
+
 bench: bench-api bench-import bench-host bench-routing
 
 # The alternatives the routing benchmark compares against, and its tools.
@@ -98,6 +111,9 @@ bench-import: deps
 # How many routes the shared cache zone holds (ZONE=2m by default).
 bench-zone: $(MODULE) $(FILTER)
 	node --import=tsx bench/zone-capacity.ts
+
+bench-fleet: build etcd-deps
+	node --import=tsx bench/fleet.ts
 
 bench-host: deps
 	cargo bench -p set-backend-host --bench filter_call
