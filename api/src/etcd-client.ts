@@ -1,20 +1,22 @@
 // The etcd client as the route API uses it: TLS and auth from the settings,
-// keepalive pings so that a dead connection is noticed in seconds, and one
-// retry on another member when a member is unreachable (a write must go on
-// when one of three members is down). Calls take a deadline, so that with
-// quorum lost a write is refused in seconds rather than hanging.
-import { Etcd3, GRPCDeadlineExceededError, isRecoverableError, type IOptions } from "etcd3";
+// keepalive pings so that a dead connection is noticed in seconds, a deadline
+// on every call, and a second try on another member when one is unreachable.
+// Writes add their own retries within ETCD_TIMEOUT_MS (withinBudget below).
+import { Etcd3, isRecoverableError, type IOptions } from "etcd3";
 import { handleWhen, retry, circuitBreaker, ConsecutiveBreaker } from "cockatiel";
 import { ApiError } from "./errors.ts";
 import type { EtcdConfig } from "./store-config.ts";
+
+// Attempts per write within ETCD_TIMEOUT_MS.
+const ATTEMPTS = 3;
 
 export function createEtcdClient(config: EtcdConfig): Etcd3 {
   const options: IOptions = {
     hosts: config.endpoints,
     dialTimeout: config.timeoutMs,
-    // A deadline per attempt (not per call): the retry on another member gets
-    // its own ETCD_TIMEOUT_MS. Streams (the watch) have none.
-    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: new Date(Date.now() + config.timeoutMs) }),
+    // A deadline per attempt, a third of the budget each: a write gets about
+    // three tries in ETCD_TIMEOUT_MS. Streams (the watch) have none.
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: new Date(Date.now() + config.timeoutMs / ATTEMPTS) }),
     grpcOptions: {
       // etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time).
       "grpc.keepalive_time_ms": 10_000,
@@ -28,9 +30,7 @@ export function createEtcdClient(config: EtcdConfig): Etcd3 {
     faultHandling: {
       // A member that failed twice in a row is skipped for 2 s: calls go to the others.
       host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 2_000, breaker: new ConsecutiveBreaker(2) }),
-      // Retry on another member when one is unreachable; not after a timeout:
-      // without quorum every member times out, and the refusal should not wait twice.
-      global: retry(handleWhen((error) => isRecoverableError(error) && !(error instanceof GRPCDeadlineExceededError)), { maxAttempts: 2 }),
+      global: retry(handleWhen(isRecoverableError), { maxAttempts: 1 }),
     },
   };
   if (config.tls) {
@@ -55,4 +55,24 @@ export function storeUnavailable(error: unknown): ApiError {
     // confirmed", not "not written". Every write here is safe to repeat.
     `etcd did not confirm the write (${reason}), so it is not acknowledged. Routes keep being served from this node's replica; retry once etcd is reachable (repeating a write is harmless)`,
   );
+}
+
+/**
+ * Runs `call` again after a recoverable failure (an unreachable member, a
+ * timeout) until `budgetMs` has passed. A follower drops the proposals it gets
+ * while the cluster elects a new leader, so the write that hit a leader's loss
+ * times out although the next one, a second later, succeeds. Only for calls
+ * that are safe to repeat (every write here is: a put, a delete, a
+ * compare-and-put of the same value).
+ */
+export async function withinBudget<T>(budgetMs: number, call: () => Promise<T>): Promise<T> {
+  const giveUpAt = Date.now() + budgetMs;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isRecoverableError(error as Error) || Date.now() + 100 >= giveUpAt) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }

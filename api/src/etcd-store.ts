@@ -7,7 +7,7 @@
 import type { Etcd3, IRequestOp, ITxnResponse } from "etcd3";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import { createEtcdClient, storeUnavailable } from "./etcd-client.ts";
+import { createEtcdClient, storeUnavailable, withinBudget } from "./etcd-client.ts";
 import { EtcdFollower } from "./etcd-follower.ts";
 import { EtcdImporter, ImportConflict } from "./etcd-import.ts";
 import { EtcdKeys } from "./etcd-keys.ts";
@@ -130,14 +130,15 @@ export class EtcdRouteStore extends ReplicaStore {
       let generation = this.replicaState()?.generation ?? (await this.follower.readPointer()).generation;
       for (let switches = 0; switches < GENERATION_RETRIES && Date.now() < giveUpAt; ) {
         const seal = Buffer.from(this.keys.seal(generation));
-        const res = await this.client.kv.txn({
+        const request = {
           compare: [
-            { key: pointer, target: "Value", result: "Equal", value: Buffer.from(generation) },
-            { key: seal, target: "Version", result: "Equal", version: 0 },
+            { key: pointer, target: "Value" as const, result: "Equal" as const, value: Buffer.from(generation) },
+            { key: seal, target: "Version" as const, result: "Equal" as const, version: 0 },
           ],
           success: [...ops(generation), { request_put: { key: Buffer.from(this.keys.stamp(generation)), value: Buffer.alloc(0) } }],
           failure: [{ request_range: { key: pointer } }],
-        });
+        };
+        const res = await withinBudget(this.timeoutMs, () => this.client.kv.txn(request));
         if (res.succeeded) {
           await this.visible(Number(res.header.revision));
           return res;

@@ -20,6 +20,8 @@ export interface EtcdCluster {
   start(i: number): Promise<void>;
   /** etcdctl against the members that are running; throws on a non-zero exit. */
   ctl(...args: string[]): string;
+  /** The index of the member that is Raft leader now. */
+  leader(): number;
   /** Waits until the cluster answers a linearizable read (it has a leader and quorum). */
   waitHealthy(ms?: number): Promise<void>;
   stop(): Promise<void>;
@@ -77,6 +79,16 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
       });
       if (result.status !== 0) throw new Error(`etcdctl ${args.join(" ")} failed: ${result.error ?? result.stderr}`);
       return result.stdout;
+    },
+    leader() {
+      const statuses = JSON.parse(cluster.ctl("endpoint", "status", "-w", "json")) as {
+        Endpoint: string;
+        Status: { header: { member_id: number | string }; leader: number | string };
+      }[];
+      const leader = statuses.find((s) => String(s.Status.header.member_id) === String(s.Status.leader));
+      const index = members.findIndex((m) => m.clientUrl === leader?.Endpoint);
+      if (index < 0) throw new Error(`no leader among ${JSON.stringify(statuses)}`);
+      return index;
     },
     async waitHealthy(ms = 60_000) {
       const until = Date.now() + ms;
