@@ -19,6 +19,8 @@ export interface EdgeOptions {
   name: string;
   /** ETCD_ENDPOINTS for this edge's route API. */
   endpoints: string;
+  /** ROUTE_STORE (default etcd); lmdb makes a single-machine edge to compare with. */
+  store?: "etcd" | "lmdb";
   /** Extra environment for the route API. */
   env?: Record<string, string>;
   /** Keep the API's log lines in `api.logs` (default true; benchmarks turn it off). */
@@ -57,7 +59,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     env: {
       API_LISTEN: `127.0.0.1:${apiPort}`,
       DOMAIN,
-      ROUTE_STORE: "etcd",
+      ROUTE_STORE: options.store ?? "etcd",
       ETCD_ENDPOINTS: options.endpoints,
       // Above the test cluster's election timeout (scripts/etcd-members.ts):
       // a write during a leader election waits for the new leader.
@@ -113,7 +115,8 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       stateDir,
       listen: `127.0.0.1:${port}`,
       domain: DOMAIN,
-      apiListen: `127.0.0.1:${apiPort}`,
+      // Where the API listens (at a quiet LOG_LEVEL the service helper picks the port itself).
+      apiListen: "host" in api.public ? `${api.public.host}:${api.public.port}` : `127.0.0.1:${apiPort}`,
       resolverSocket: socketPathOf(api.internal),
       accessLog: join(stateDir, "access.log"),
     });
