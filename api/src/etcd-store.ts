@@ -107,6 +107,8 @@ export class EtcdRouteStore extends ReplicaStore {
   }
 
   private async importRoutes(routes: Map<string, string>) {
+    // Nothing to import: no new generation (it would be a copy of the current one).
+    if (routes.size === 0) return { created: 0, replaced: 0, unchanged: 0, revision: 0 };
     let counts;
     try {
       counts = await this.importer.import(routes);
