@@ -49,6 +49,7 @@ export class EtcdFollower {
   private probing = false;
   private stopWatch: (() => void) | undefined;
   private resyncNeeded = false;
+  private lastLogged = { message: "", at: 0 };
   readonly health: FollowerHealth = { connected: false, watching: false, lastContact: undefined, lastError: undefined };
 
   constructor(
@@ -135,7 +136,12 @@ export class EtcdFollower {
         this.health.watching = false;
         if (this.stopped) break;
         this.health.lastError = (error as Error).message;
-        this.logger.warn({ err: String(error), retry_ms: delay }, "replica cannot follow etcd; retrying");
+        // Retried every 2 s while etcd is away: log a new error, and the same one once a minute.
+        const message = String(error);
+        if (message !== this.lastLogged.message || Date.now() - this.lastLogged.at > 60_000) {
+          this.logger.warn({ err: message, retry_ms: delay }, "replica cannot follow etcd; retrying");
+          this.lastLogged = { message, at: Date.now() };
+        }
         await sleep(delay);
         delay = Math.min(delay * 2, 2000);
       }

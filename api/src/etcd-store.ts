@@ -116,7 +116,9 @@ export class EtcdRouteStore extends ReplicaStore {
       if (error instanceof ImportConflict) throw new ApiError(409, "import_conflict", error.message);
       throw storeUnavailable(error);
     }
-    await this.visible(counts.revision);
+    // The replica takes in a switched generation by reading all of it: allow
+    // for the table's size (about 10 s per 100,000 routes on a slow machine).
+    await this.visible(counts.revision, VISIBLE_WITHIN_MS + (this.count() + routes.size) / 10);
     return counts;
   }
 
@@ -161,12 +163,12 @@ export class EtcdRouteStore extends ReplicaStore {
   }
 
   // Read-your-writes: the answer waits until this node's replica has the revision.
-  private async visible(revision: number): Promise<void> {
-    if (await this.follower.waitForRevision(revision, VISIBLE_WITHIN_MS)) return;
+  private async visible(revision: number, withinMs = VISIBLE_WITHIN_MS): Promise<void> {
+    if (await this.follower.waitForRevision(revision, withinMs)) return;
     throw new ApiError(
       503,
       "replica_behind",
-      `etcd committed the change (revision ${revision}) but this node's replica has not applied it within ${VISIBLE_WITHIN_MS / 1000} s; other nodes may already route by it`,
+      `etcd committed the change (revision ${revision}) but this node's replica has not applied it within ${Math.round(withinMs / 1000)} s; other nodes may already route by it`,
     );
   }
 }
