@@ -22,7 +22,7 @@ export interface EtcdMember {
  * nothing, while a lost leader is still replaced in about 2-3 s, well inside a
  * write's ETCD_TIMEOUT_MS. On real hardware etcd's defaults are right.
  */
-export function etcdMembers(dir: string, ports: number[], token: string): EtcdMember[] {
+export function etcdMembers(dir: string, ports: number[], token: string, tls?: { ca: string; cert: string; key: string }): EtcdMember[] {
   const count = ports.length / 2;
   const members = Array.from({ length: count }, (_, i) => ({
     name: `m${i + 1}`,
@@ -32,7 +32,8 @@ export function etcdMembers(dir: string, ports: number[], token: string): EtcdMe
   }));
   const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(",");
   return members.map((m) => {
-    const clientUrl = `http://127.0.0.1:${m.clientPort}`;
+    // With `tls`, clients speak TLS and must show a certificate signed by `ca`.
+    const clientUrl = `${tls ? "https" : "http"}://127.0.0.1:${m.clientPort}`;
     const peerUrl = `http://127.0.0.1:${m.peerPort}`;
     return {
       ...m,
@@ -51,6 +52,7 @@ export function etcdMembers(dir: string, ports: number[], token: string): EtcdMe
         "--election-timeout=1500",
         "--logger=zap",
         "--log-level=warn",
+        ...(tls ? [`--cert-file=${tls.cert}`, `--key-file=${tls.key}`, `--trusted-ca-file=${tls.ca}`, "--client-cert-auth"] : []),
       ],
     };
   });

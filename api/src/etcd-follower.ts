@@ -20,7 +20,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Etcd3, IWatchRequest, IWatchResponse, IEvent } from "etcd3";
 import type { Logger } from "pino";
 import { within } from "./etcd-client.ts";
-import { EtcdKeys, FIRST_GENERATION, prefixEnd } from "./etcd-keys.ts";
+import { EtcdKeys, prefixEnd } from "./etcd-keys.ts";
+import { readPointer, type Pointer } from "./etcd-pointer.ts";
 import type { ReplicaState, ReplicaStore } from "./replica.ts";
 
 // Routes per snapshot page: 10,000 short routes are ~1 MB, well under gRPC's 4 MiB message limit.
@@ -165,22 +166,11 @@ export class EtcdFollower {
     return this.resync();
   }
 
-  /** The current generation (creating the first one on an empty cluster) and the revision it was read at. */
-  async readPointer(): Promise<{ generation: string; revision: number; clusterId: string }> {
-    for (;;) {
-      const res = await this.client.kv.range({ key: Buffer.from(this.keys.pointer) });
-      this.heard();
-      const kv = res.kvs[0];
-      if (kv) return { generation: kv.value.toString(), revision: Number(res.header.revision), clusterId: res.header.cluster_id };
-      // Every node may race to create it; only the first succeeds, the others read it.
-      await this.client.kv.txn(
-        {
-          compare: [{ key: Buffer.from(this.keys.pointer), target: "Version", result: "Equal", version: 0 }],
-          success: [{ request_put: { key: Buffer.from(this.keys.pointer), value: Buffer.from(FIRST_GENERATION) } }],
-          failure: [],
-        },
-      );
-    }
+  /** The current generation and the revision it was read at (etcd-pointer.ts). */
+  async readPointer(): Promise<Pointer> {
+    const pointer = await readPointer(this.client, this.keys);
+    this.heard();
+    return pointer;
   }
 
   /** Reads the current generation at one revision and makes the replica equal it. */

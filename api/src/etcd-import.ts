@@ -15,9 +15,12 @@
 // 4. Delete G.
 import type { Etcd3, IRequestOp, IWatchRequest, IWatchResponse } from "etcd3";
 import type { EventEmitter } from "node:events";
+import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { within } from "./etcd-client.ts";
 import { EtcdKeys, newGeneration, prefixEnd } from "./etcd-keys.ts";
+import type { LineProblem } from "./import.ts";
+import type { EtcdConfig } from "./store-config.ts";
 
 // etcd's defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB. Stay under both.
 const OPS_PER_TXN = 128;
@@ -43,6 +46,33 @@ export interface ImportCounts {
 interface Head {
   generation: string;
   revision: number;
+}
+
+/** What the import worker (etcd-import-worker.ts) answers. */
+export type EtcdImportOutcome =
+  | ({ kind: "imported"; imported: number } & ImportCounts)
+  | { kind: "invalid"; problems: LineProblem[]; badLines: number }
+  | { kind: "conflict"; message: string }
+  | { kind: "unavailable"; message: string };
+
+/** Checks and imports an NDJSON body on a worker thread with its own etcd client. */
+export function importOnEtcdWorker(etcd: EtcdConfig, body: Buffer): Promise<EtcdImportOutcome> {
+  return new Promise((resolve, reject) => {
+    // The body's bytes move to the worker rather than being copied (as import.ts does).
+    const bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    const whole = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    const worker = new Worker(new URL("./etcd-import-worker-boot.js", import.meta.url), {
+      workerData: { etcd, body: bytes },
+      transferList: whole ? [bytes.buffer as ArrayBuffer] : [],
+    });
+    let outcome: EtcdImportOutcome | undefined;
+    worker.once("message", (message: EtcdImportOutcome) => (outcome = message));
+    worker.once("error", reject);
+    worker.once("exit", (code) => {
+      if (outcome) resolve(outcome);
+      else reject(new Error(`the import worker exited with code ${code} without an answer`));
+    });
+  });
 }
 
 type WatchStream = EventEmitter & { write(request: IWatchRequest): void; cancel?(): void };

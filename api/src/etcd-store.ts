@@ -9,10 +9,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { createEtcdClient, storeUnavailable, withinBudget } from "./etcd-client.ts";
 import { EtcdFollower } from "./etcd-follower.ts";
-import { EtcdImporter, ImportConflict } from "./etcd-import.ts";
+import { EtcdImporter, ImportConflict, importOnEtcdWorker } from "./etcd-import.ts";
 import { EtcdKeys } from "./etcd-keys.ts";
 import { ApiError } from "./errors.ts";
-import { parseImport, type ImportOutcome } from "./import.ts";
+import type { ImportOutcome } from "./import.ts";
 import { ReplicaStore } from "./replica.ts";
 import type { Entry, StoreOptions } from "./store.ts";
 import type { EtcdConfig } from "./store-config.ts";
@@ -32,14 +32,17 @@ export class EtcdRouteStore extends ReplicaStore {
   private readonly follower: EtcdFollower;
   private readonly importer: EtcdImporter;
   private readonly timeoutMs: number;
+  private readonly etcdConfig: EtcdConfig;
 
   constructor(options: StoreOptions & { etcd: EtcdConfig; logger: Logger }) {
     super(options);
+    this.etcdConfig = options.etcd;
     this.timeoutMs = options.etcd.timeoutMs;
     this.keys = new EtcdKeys(options.etcd.prefix);
     this.client = createEtcdClient(options.etcd);
     const logger = options.logger.child({ component: "etcd" });
     this.follower = new EtcdFollower(this.client, this.keys, this, logger, this.timeoutMs);
+    // For import() (entries already checked); POST /entries/import runs on a worker (importNdjson).
     this.importer = new EtcdImporter(this.client, this.keys, this.timeoutMs, logger, () => this.follower.readPointer());
   }
 
@@ -69,10 +72,20 @@ export class EtcdRouteStore extends ReplicaStore {
   }
 
   override async importNdjson(body: Buffer): Promise<ImportOutcome> {
-    const { routes, problems, badLines } = parseImport(body);
-    if (badLines > 0) return { ok: false, problems, badLines };
-    const { revision: _, ...counts } = await this.importRoutes(routes);
-    return { ok: true, imported: routes.size, ...counts };
+    const outcome = await importOnEtcdWorker(this.etcdConfig, body);
+    switch (outcome.kind) {
+      case "invalid":
+        return { ok: false, problems: outcome.problems, badLines: outcome.badLines };
+      case "conflict":
+        throw new ApiError(409, "import_conflict", outcome.message);
+      case "unavailable":
+        throw storeUnavailable(new Error(outcome.message));
+      case "imported": {
+        const { kind: _, revision, ...counts } = outcome;
+        if (revision > 0) await this.visible(revision, this.importVisibleWithin(counts.imported));
+        return { ok: true, ...counts };
+      }
+    }
   }
 
   override health(): { degraded: boolean; details: Record<string, unknown> } {
@@ -116,10 +129,14 @@ export class EtcdRouteStore extends ReplicaStore {
       if (error instanceof ImportConflict) throw new ApiError(409, "import_conflict", error.message);
       throw storeUnavailable(error);
     }
-    // The replica takes in a switched generation by reading all of it: allow
-    // for the table's size (about 10 s per 100,000 routes on a slow machine).
-    await this.visible(counts.revision, VISIBLE_WITHIN_MS + (this.count() + routes.size) / 10);
+    await this.visible(counts.revision, this.importVisibleWithin(routes.size));
     return counts;
+  }
+
+  // The replica takes in a switched generation by reading all of it: allow for
+  // the table's size (about 10 s per 100,000 routes on a slow machine).
+  private importVisibleWithin(imported: number): number {
+    return VISIBLE_WITHIN_MS + (this.count() + imported) / 10;
   }
 
   // One single write: `ops` on the current generation G, with G's stamp, if

@@ -31,7 +31,14 @@ export function requireEtcd(): void {
   if (!existsSync(ETCD) || !existsSync(ETCDCTL)) throw new Error(`${ETCD} or ${ETCDCTL} is missing: run scripts/system-deps.sh etcd-server etcd-client`);
 }
 
-export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+export interface ClusterOptions {
+  /** Client TLS (PEM file paths): members require client certificates signed by `ca`. */
+  tls?: { ca: string; cert: string; key: string };
+  /** etcdctl's flags for it (e.g. --cacert, --cert, --key, --user). */
+  ctlFlags?: string[];
+}
+
+export async function startEtcdCluster(size = 3, options: ClusterOptions = {}): Promise<EtcdCluster> {
   requireEtcd();
   const dir = mkdtempSync(join(tmpdir(), "set-backend-etcd-"));
   const ports: number[] = [];
@@ -39,7 +46,7 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
     const port = await freePort();
     if (!ports.includes(port)) ports.push(port);
   }
-  const members = etcdMembers(dir, ports, `test-${process.pid}-${Date.now()}`);
+  const members = etcdMembers(dir, ports, `test-${process.pid}-${Date.now()}`, options.tls);
   const processes: (ChildProcess | undefined)[] = [];
   const output: string[] = members.map(() => "");
   const running = () => members.filter((_, i) => processes[i] && processes[i]!.exitCode === null && processes[i]!.signalCode === null);
@@ -71,7 +78,7 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
     },
     ctl(...args) {
       const endpoints = running().map((m) => m.clientUrl).join(",");
-      const result = spawnSync(ETCDCTL, [`--endpoints=${endpoints}`, "--command-timeout=10s", ...args], {
+      const result = spawnSync(ETCDCTL, [`--endpoints=${endpoints}`, "--command-timeout=10s", ...(options.ctlFlags ?? []), ...args], {
         env: { ...process.env, ETCDCTL_API: "3" },
         encoding: "utf8",
         // A table of 100,000 routes is ~15 MB of JSON.
