@@ -25,8 +25,9 @@ import type { EtcdConfig } from "./store-config.ts";
 // etcd's defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB. Stay under both.
 const OPS_PER_TXN = 128;
 const BYTES_PER_TXN = 1024 * 1024;
-// Batches in flight at once: enough to hide a round trip, few enough to leave etcd room for single writes.
-const IN_FLIGHT = 4;
+// Batches in flight at once: etcd batches concurrent proposals into one Raft round; past 16 it gained
+// nothing here (200,000 routes: 14 s with 4, 10 s with 16, 11 s with 32), and single writes need room too.
+const IN_FLIGHT = 16;
 // How often the switch may find its seal lapsed before the import gives up.
 const SWITCH_ATTEMPTS = 5;
 // The seal's lease: how long single writes may be held up if the importing process dies mid-switch.
