@@ -52,6 +52,9 @@ export function etcdMembers(dir: string, ports: number[], token: string, tls?: {
         "--election-timeout=1500",
         "--logger=zap",
         "--log-level=warn",
+        // Watch progress notifications every second (etcd's default is 10 minutes):
+        // a quiet edge keeps its stored revision recent (etcd-follower.ts, apply).
+        "--experimental-watch-progress-notify-interval=1s",
         ...(tls ? [`--cert-file=${tls.cert}`, `--key-file=${tls.key}`, `--trusted-ca-file=${tls.ca}`, "--client-cert-auth"] : []),
       ],
     };

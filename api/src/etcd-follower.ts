@@ -242,10 +242,12 @@ export class EtcdFollower {
           this.logger.info({ generation: state.generation, from: state.revision + 1 }, "replica following etcd");
           return;
         }
-        if (!res.events?.length) return; // progress notification
-        const events = res.events;
+        // No events: a progress notification. etcd has sent every event of
+        // this range up to header.revision, so the replica is current as of it.
+        const events = res.events ?? [];
+        const progress = events.length === 0 ? Number(res.header.revision) : 0;
         applying = applying.then(async () => {
-          const switched = await this.apply(state, events);
+          const switched = await this.apply(state, events, progress);
           if (switched) finish(() => resolve("switched"));
         });
         applying.catch((error) => finish(() => reject(error)));
@@ -260,7 +262,11 @@ export class EtcdFollower {
 
   // One watch response in one LMDB transaction, up to the switch marker:
   // what follows it in the old generation (its deletion) is not ours to apply.
-  private async apply(state: ReplicaState, events: IEvent[]): Promise<boolean> {
+  // A progress notification (`progress`, no events) moves the stored revision
+  // on: an edge whose routes are quiet while other keys in etcd are busy then
+  // resumes its watch after a disconnection from a recent revision, not from
+  // one compaction has removed, which would cost a resync (apache/apisix#12514).
+  private async apply(state: ReplicaState, events: IEvent[], progress = 0): Promise<boolean> {
     const changes = new Map<string, string | undefined>();
     let revision = state.revision;
     let switched = false;
@@ -275,6 +281,7 @@ export class EtcdFollower {
       revision = eventRevision;
       if (what.kind === "route") changes.set(what.host, event.type === "Put" ? event.kv.value.toString() : undefined);
     }
+    if (!switched && progress > revision) revision = progress;
     if (revision > state.revision) {
       state.revision = revision;
       await this.replica.applyChanges(changes, { ...state, appliedAt: Date.now() });

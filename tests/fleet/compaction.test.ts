@@ -27,6 +27,28 @@ test.after.always(async () => {
   await Promise.all(links.map((link) => link.close()));
 });
 
+test.serial("a quiet edge B resumes its watch after compaction without a resync (progress notifications)", async (t) => {
+  t.timeout(120_000);
+  const { a, b, backends, cluster } = fleet;
+  t.is((await a.manage("POST", "/entries.json", { host: "quiet.example.com", backend: backends[0]!.address })).status, 201);
+  await until(async () => (await b.internal("/resolve/quiet.example.com")).status === 200, "edge B to have the route");
+  // Another application's keys are busy; B's routes are not.
+  for (let i = 0; i < 20; i++) cluster.ctl("put", `/another-app/key-${i}`, "x");
+  const busy = etcdRevision(cluster);
+  await until(async () => (await b.health()).store.revision >= busy, "B's replica to record etcd's progress", 30_000);
+  cluster.ctl("compact", String(busy));
+  const logged = b.api.logs.length;
+  for (const link of links) link.cut();
+  await until(async () => (await b.health()).status === "degraded", "edge B to notice it is cut off", 60_000);
+  for (const link of links) link.restore();
+  await until(async () => (await b.health()).status === "ok", "edge B to reconnect", 90_000);
+  const resyncs = b.api.logs.slice(logged).filter((line) => line.msg === "replica resyncing from a fresh snapshot");
+  t.deepEqual(resyncs, [], "B resumed from its own revision");
+  t.is((await b.internal("/resolve/quiet.example.com")).status, 200);
+  t.is((await a.manage("DELETE", "/entries/quiet.example.com.json")).status, 204);
+  await until(async () => (await b.internal("/resolve/quiet.example.com")).status === 404, "B to follow writes again");
+});
+
 test.serial("compaction while edge B is cut off: after reconnecting, B's table equals etcd's", async (t) => {
   t.timeout(240_000);
   const { a, b, backends, cluster } = fleet;
