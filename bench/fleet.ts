@@ -186,6 +186,15 @@ ${table(["figure", "etcd mode", "LMDB mode", "target"], [
   ["local LMDB file per route (\`routes.mdb\`: the replica / the store)", perRoute(replicaFile, total), perRoute(lmdbFile, lmdbRoutes), ""],
   ["etcd: one member's data directory per route (with its history, uncompacted)", perRoute(etcdDisk, total), "—", ""],
 ])}
+
+Reading the figures: a write reaches edge B through B's etcd watch (etcd pushes the commit, B applies it to
+its LMDB replica); a changed backend then reaches B's nginx through the change feed's long-poll, as on one
+machine. A write in etcd mode costs a Raft round through three members (here sharing one disk and two cores)
+and the acknowledging edge's own replica applying it (read-your-writes), hence fewer writes per second than
+one local LMDB transaction. An import in etcd mode is N small puts through Raft (16 transactions of 128 in
+flight) into a new generation, then every edge re-reads the whole table at the switch; on LMDB it is one
+local transaction. etcd keeps every revision until it is compacted and writes its log in 64 MiB segments,
+so its disk per route is an upper bound here, not a steady state.
 `;
   replaceSection(join(import.meta.dirname, "../docs/benchmarks.md"), "fleet", report);
   process.stdout.write(report);
