@@ -26,6 +26,8 @@ export function createEtcdClient(config: EtcdConfig): Etcd3 {
       // degraded that long after etcd came back.
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": 2_000,
+      // Snapshot pages of 50,000 routes (etcd-keys.ts) exceed gRPC's default 4 MiB.
+      "grpc.max_receive_message_length": 256 * 1024 * 1024,
     },
     faultHandling: {
       // A member that failed twice in a row is skipped for 2 s: calls go to the others.

@@ -20,12 +20,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Etcd3, IWatchRequest, IWatchResponse, IEvent } from "etcd3";
 import type { Logger } from "pino";
 import { within } from "./etcd-client.ts";
-import { EtcdKeys, prefixEnd } from "./etcd-keys.ts";
+import { EtcdKeys, SNAPSHOT_PAGE, prefixEnd } from "./etcd-keys.ts";
 import { readPointer, type Pointer } from "./etcd-pointer.ts";
 import type { ReplicaState, ReplicaStore } from "./replica.ts";
 
-// Routes per snapshot page: 10,000 short routes are ~1 MB, well under gRPC's 4 MiB message limit.
-const PAGE = 10_000;
 
 type WatchEnd = "switched" | "compacted" | "stopped";
 
@@ -194,7 +192,7 @@ export class EtcdFollower {
     const table = new Map<string, string>();
     let start = Buffer.from(prefix);
     for (;;) {
-      const res = await this.client.kv.range({ key: start, range_end: end, revision, limit: PAGE }, within(Math.max(this.timeoutMs, 30_000)));
+      const res = await this.client.kv.range({ key: start, range_end: end, revision, limit: SNAPSHOT_PAGE }, within(Math.max(this.timeoutMs, 30_000)));
       this.heard();
       for (const kv of res.kvs) {
         const what = this.keys.classify(generation, kv.key.toString());

@@ -18,7 +18,7 @@ import type { EventEmitter } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { within } from "./etcd-client.ts";
-import { EtcdKeys, newGeneration, prefixEnd } from "./etcd-keys.ts";
+import { EtcdKeys, SNAPSHOT_PAGE, newGeneration, prefixEnd } from "./etcd-keys.ts";
 import type { LineProblem } from "./import.ts";
 import type { EtcdConfig } from "./store-config.ts";
 
@@ -166,7 +166,7 @@ export class EtcdImporter {
     const end = prefixEnd(prefix);
     let start = Buffer.from(prefix);
     for (;;) {
-      const res = await this.client.kv.range({ key: start, range_end: end, revision: head.revision, limit: 10_000 }, within(Math.max(this.timeoutMs, 30_000)));
+      const res = await this.client.kv.range({ key: start, range_end: end, revision: head.revision, limit: SNAPSHOT_PAGE }, within(Math.max(this.timeoutMs, 30_000)));
       for (const kv of res.kvs) {
         const what = this.keys.classify(head.generation, kv.key.toString());
         if (what.kind !== "route") continue;

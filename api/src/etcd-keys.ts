@@ -77,3 +77,12 @@ export function prefixEnd(prefix: string): Buffer {
 export function newGeneration(now = Date.now(), random = Math.random()): string {
   return `${now.toString(36).padStart(9, "0")}-${Math.floor(random * 36 ** 6).toString(36).padStart(6, "0")}`;
 }
+
+/**
+ * Routes per page when a generation is read whole. etcd 3.4 applies a range's
+ * limit after walking its index over the rest of the range, so each page costs
+ * in proportion to what follows it: fewer, larger pages read faster (400,000
+ * routes: a new edge's sync 11 s with pages of 10,000, 7 s with 50,000, ~5 MB
+ * each). The client accepts messages that large (etcd-client.ts).
+ */
+export const SNAPSHOT_PAGE = 50_000;
