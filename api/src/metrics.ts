@@ -33,6 +33,15 @@ export function createMetrics(store: RouteStore) {
     },
   });
 
+  new Gauge({
+    name: "set_backend_store_degraded",
+    help: "1 while the store is degraded (ROUTE_STORE=etcd: etcd unreachable, routes served from the replica), else 0",
+    registers: [registry],
+    collect() {
+      this.set(store.health().degraded ? 1 : 0);
+    },
+  });
+
   function measure(listener: string) {
     return async function countRequest(ctx: Context, next: Next): Promise<void> {
       const end = duration.startTimer();

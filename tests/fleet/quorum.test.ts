@@ -47,6 +47,7 @@ test.serial("quorum lost, an edge restarted meanwhile, quorum back", async (t) =
   }
   const health = await a.health();
   t.like(health, { status: "degraded", entries: 20, store: { kind: "etcd", connected: false } });
+  t.regex((await a.manage("GET", "/metrics")).body, /^set_backend_store_degraded 1$/m);
   t.true(typeof health.store.stale_ms === "number" && health.store.stale_ms >= 0, JSON.stringify(health));
 
   // Every host routes on both edges: cached ones and misses answered from the replica.
