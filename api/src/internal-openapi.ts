@@ -95,7 +95,13 @@ export const internalOpenapi = {
     "/healthz": {
       get: {
         summary: "Liveness",
-        responses: { "200": json("Healthy", { type: "object", required: ["status", "entries", "seq"] }) },
+        responses: {
+          "200": json("Healthy (degraded: ROUTE_STORE=etcd and etcd unreachable; answers come from the local replica, docs/fleet.md)", {
+            type: "object",
+            required: ["status", "entries", "seq"],
+            properties: { status: { enum: ["ok", "degraded"] } },
+          }),
+        },
       },
     },
     "/metrics": {
