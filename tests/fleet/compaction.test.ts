@@ -3,11 +3,10 @@
 // snapshot, and its table then equals etcd's exactly, having announced on
 // /changes only the hosts that changed.
 import test from "ava";
-import { routedTo, until } from "../lib/edge.ts";
+import { requireBuilt, routedTo, until } from "../lib/edge.ts";
 import { etcdRevision, etcdTable } from "../lib/etcd-table.ts";
 import { startFleet, type Fleet } from "../lib/fleet.ts";
 import { startCuttableLink, type CuttableLink } from "../lib/tcp-cut.ts";
-import { requireBuilt } from "../e2e/system.ts";
 
 let fleet: Fleet;
 const links: CuttableLink[] = [];

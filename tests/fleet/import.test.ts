@@ -5,10 +5,9 @@
 // it shows.
 import test from "ava";
 import { setTimeout as sleep } from "node:timers/promises";
-import { until, type Edge } from "../lib/edge.ts";
+import { type Edge, requireBuilt, until } from "../lib/edge.ts";
 import { etcdTable } from "../lib/etcd-table.ts";
 import { startFleet, type Fleet } from "../lib/fleet.ts";
-import { requireBuilt } from "../e2e/system.ts";
 
 let fleet: Fleet;
 

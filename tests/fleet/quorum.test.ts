@@ -4,9 +4,8 @@
 // still routes. When etcd is back, a write made before the loss is still
 // there and new writes flow, without restarting anything.
 import test from "ava";
-import { routedTo, until, type Edge } from "../lib/edge.ts";
+import { type Edge, requireBuilt, routedTo, until } from "../lib/edge.ts";
 import { startFleet, type Fleet } from "../lib/fleet.ts";
-import { requireBuilt } from "../e2e/system.ts";
 
 let fleet: Fleet;
 

@@ -2,9 +2,8 @@
 // as A answers), changes and deletions follow, and with one etcd member killed
 // reads and writes go on.
 import test from "ava";
-import { routedTo, until } from "../lib/edge.ts";
+import { requireBuilt, routedTo, until } from "../lib/edge.ts";
 import { startFleet, type Fleet } from "../lib/fleet.ts";
-import { requireBuilt } from "../e2e/system.ts";
 
 let fleet: Fleet;
 

@@ -3,17 +3,23 @@
 // with the module and the filter, configured from the same template as
 // `make run` and `make fleet`. All on loopback.
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request, socketPathOf, startService, type Response, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
-import { writeNginxConf } from "../../scripts/nginx-conf.ts";
-import { send, type Reply } from "../e2e/system.ts";
-import { freePort } from "../nginx/harness.ts";
+import { defaultFilter, defaultModule, writeNginxConf } from "../../scripts/nginx-conf.ts";
+import { freePort, send, type Reply } from "./net.ts";
 
 export const TOKEN = "fleet-token-0123456789abcdef";
 export const DOMAIN = "localhost";
+
+/** Fails clearly when the nginx module or the filter has not been built. */
+export function requireBuilt(): void {
+  for (const file of [defaultModule, defaultFilter]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: run \`make build\` first`);
+  }
+}
 
 export interface EdgeOptions {
   name: string;

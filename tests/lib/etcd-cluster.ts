@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ETCD, ETCDCTL, etcdMembers, type EtcdMember } from "../../scripts/etcd-members.ts";
-import { freePort } from "../nginx/harness.ts";
+import { freePort } from "./net.ts";
 
 export interface EtcdCluster {
   dir: string;
