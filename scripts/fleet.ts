@@ -22,9 +22,10 @@ const domain = env.DOMAIN || "localhost";
 const edgeCount = Number(env.FLEET_EDGES || "2");
 const firstPort = Number(env.FLEET_PORT || "8081");
 const firstApiPort = Number(env.FLEET_API_PORT || "9001");
-// etcd's convention for a local cluster (2379/2380, 22379/22380, 32379/32380),
-// moved off 2379: Debian's etcd-server package starts a system etcd there.
-const etcdPorts = [12379, 12380, 22379, 22380, 32379, 32380];
+// Client ports of the three members, each member's peer port one above: etcd's
+// convention for a local cluster (2379, 22379, 32379), moved off 2379, where
+// Debian's etcd-server package starts a system etcd.
+const etcdClientPorts = (env.FLEET_ETCD_PORTS || "12379,22379,32379").split(",").map(Number);
 
 function fail(message: string): never {
   process.stderr.write(`make fleet: ${message}\n`);
@@ -35,6 +36,9 @@ if (!/^[A-Za-z0-9.-]+$/.test(domain)) fail(`DOMAIN must be a DNS name, got ${JSO
 if (!Number.isInteger(edgeCount) || edgeCount < 1 || edgeCount > 9) fail(`FLEET_EDGES must be 1 to 9, got ${JSON.stringify(env.FLEET_EDGES)}`);
 for (const [name, port] of [["FLEET_PORT", firstPort], ["FLEET_API_PORT", firstApiPort]] as const) {
   if (!Number.isInteger(port) || port < 1 || port + edgeCount - 1 > 65535) fail(`${name} must be a port, got ${JSON.stringify(env[name])}`);
+}
+if (etcdClientPorts.length !== 3 || !etcdClientPorts.every((p) => Number.isInteger(p) && p >= 1 && p < 65535)) {
+  fail(`FLEET_ETCD_PORTS must be three client ports, e.g. 12379,22379,32379, got ${JSON.stringify(env.FLEET_ETCD_PORTS)}`);
 }
 for (const file of [ETCD, ETCDCTL, defaultModule, defaultFilter]) {
   if (!existsSync(file)) fail(`${file} is missing (make fleet installs etcd and builds the module first)`);
@@ -117,7 +121,7 @@ if (!env.API_TOKEN && !existsSync(tokenFile)) {
 }
 
 // The etcd cluster. On a second start the members find their data and rejoin.
-const members = etcdMembers(join(stateDir, "etcd"), etcdPorts, "set-backend-fleet");
+const members = etcdMembers(join(stateDir, "etcd"), etcdClientPorts.flatMap((port) => [port, port + 1]), "set-backend-fleet");
 for (const member of members) {
   // Without compaction etcd keeps every revision forever; an hour of history is
   // plenty for an edge to resume its watch after a short absence.
