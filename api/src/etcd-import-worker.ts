@@ -21,25 +21,27 @@ function revive(config: EtcdConfig): EtcdConfig {
   return { ...config, tls: { ca: Buffer.from(ca), ...(cert && key ? { cert: Buffer.from(cert), key: Buffer.from(key) } : {}) } };
 }
 
+const config = revive(etcd);
+const client = createEtcdClient(config);
+const keys = new EtcdKeys(config.prefix);
+const logger = createLogger().child({ component: "etcd-import" });
+const importer = new EtcdImporter(client, keys, config.timeoutMs, logger, () => readPointer(client, keys));
+
 async function run(): Promise<EtcdImportOutcome> {
   const { routes, problems, badLines } = parseImport(body);
   if (badLines > 0) return { kind: "invalid", problems, badLines };
   // Nothing to import: no new generation (it would be a copy of the current one).
   if (routes.size === 0) return { kind: "imported", imported: 0, created: 0, replaced: 0, unchanged: 0, revision: 0 };
-  const config = revive(etcd);
-  const client = createEtcdClient(config);
-  const keys = new EtcdKeys(config.prefix);
-  const logger = createLogger().child({ component: "etcd-import" });
   try {
-    const importer = new EtcdImporter(client, keys, config.timeoutMs, logger, () => readPointer(client, keys));
     const counts = await importer.import(routes);
     return { kind: "imported", imported: routes.size, ...counts };
   } catch (error) {
     if (error instanceof ImportConflict) return { kind: "conflict", message: error.message };
     return { kind: "unavailable", message: (error as Error).message };
-  } finally {
-    client.close();
   }
 }
 
+// Answer first; then finish deleting the replaced (or failed) generation and exit.
 parentPort!.postMessage(await run());
+await importer.idle();
+client.close();

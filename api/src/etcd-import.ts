@@ -32,6 +32,8 @@ const IN_FLIGHT = 16;
 const SWITCH_ATTEMPTS = 5;
 // The seal's lease: how long single writes may be held up if the importing process dies mid-switch.
 const SEAL_TTL_SECONDS = 10;
+// An import recorded this long ago that has not switched nor cleaned up is taken for dead.
+const ABANDONED_AFTER_MS = 60 * 60 * 1000;
 
 /** Another import switched the table first, or the history needed to merge is gone: nothing was imported. */
 export class ImportConflict extends Error {}
@@ -66,12 +68,18 @@ export function importOnEtcdWorker(etcd: EtcdConfig, body: Buffer): Promise<Etcd
       workerData: { etcd, body: bytes },
       transferList: whole ? [bytes.buffer as ArrayBuffer] : [],
     });
-    let outcome: EtcdImportOutcome | undefined;
-    worker.once("message", (message: EtcdImportOutcome) => (outcome = message));
-    worker.once("error", reject);
+    // The answer comes as a message; the worker then deletes the old generation
+    // before it exits, which the answer does not wait for.
+    let answered = false;
+    worker.once("message", (message: EtcdImportOutcome) => {
+      answered = true;
+      resolve(message);
+    });
+    worker.once("error", (error) => {
+      if (!answered) reject(error);
+    });
     worker.once("exit", (code) => {
-      if (outcome) resolve(outcome);
-      else reject(new Error(`the import worker exited with code ${code} without an answer`));
+      if (!answered) reject(new Error(`the import worker exited with code ${code} without an answer`));
     });
   });
 }
@@ -141,20 +149,57 @@ export class EtcdImporter {
     private readonly readPointer: () => Promise<Head>,
   ) {}
 
+  // Deletions of generations, in the background: the answer does not wait for them.
+  private readonly cleanups = new Set<Promise<void>>();
+
   /** Imports `routes` (host → backend, already checked). Throws ImportConflict, or etcd's error. */
   async import(routes: Map<string, string>): Promise<ImportCounts> {
     const started = Date.now();
+    this.background(this.collectAbandoned());
     const head = await this.readPointer();
     const next = newGeneration();
+    // Recorded before the first route is written: if this process dies, the next import finds G′ and deletes it.
+    await this.client.kv.put({ key: Buffer.from(this.keys.importRecord(next)), value: Buffer.from(String(Date.now())) });
     try {
       const counts = await this.build(head, next, routes);
       const revision = await this.switchTo(head, next);
       this.logger.info({ from: head.generation, to: next, routes: routes.size, revision, ms: Date.now() - started }, "import switched generations");
-      void this.dropGeneration(head.generation);
+      this.background(this.dropGeneration(head.generation));
       return { ...counts, revision };
     } catch (error) {
-      void this.dropGeneration(next);
+      this.background(this.dropGeneration(next));
       throw error;
+    }
+  }
+
+  /** Resolves once the generations this importer is deleting are gone (or their deletion failed, logged). */
+  async idle(): Promise<void> {
+    while (this.cleanups.size > 0) await Promise.all(this.cleanups);
+  }
+
+  private background(work: Promise<void>): void {
+    const tracked = work.finally(() => this.cleanups.delete(tracked));
+    this.cleanups.add(tracked);
+  }
+
+  // Generations whose import died (its process, its machine) before switching
+  // or cleaning up: recorded under imports/ over an hour ago and not current.
+  // An import that really runs that long is refused at its switch instead
+  // (the switch requires its record).
+  private async collectAbandoned(): Promise<void> {
+    try {
+      const prefix = this.keys.importsPrefix;
+      const res = await this.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) });
+      const current = (await this.readPointer()).generation;
+      for (const kv of res.kvs) {
+        const generation = kv.key.toString().slice(prefix.length);
+        const startedAt = Number(kv.value.toString());
+        if (generation === current || !(Date.now() - startedAt > ABANDONED_AFTER_MS)) continue;
+        this.logger.warn({ generation, started: new Date(startedAt).toISOString() }, "deleting the generation of an import that never finished");
+        await this.dropGeneration(generation);
+      }
+    } catch (error) {
+      this.logger.warn({ err: String(error) }, "could not look for abandoned imports");
     }
   }
 
@@ -195,6 +240,7 @@ export class EtcdImporter {
     const pointer = Buffer.from(this.keys.pointer);
     const stamp = Buffer.from(this.keys.stamp(head.generation));
     const seal = Buffer.from(this.keys.seal(head.generation));
+    const record = Buffer.from(this.keys.importRecord(next));
     const isCurrent = { key: pointer, target: "Value" as const, result: "Equal" as const, value: Buffer.from(head.generation) };
     const lease = this.client.lease(SEAL_TTL_SECONDS);
     lease.on("lost", () => {}); // a lapsed seal is noticed by the switch's compare
@@ -225,15 +271,23 @@ export class EtcdImporter {
             isCurrent,
             { key: seal, target: "Value", result: "Equal", value: Buffer.from(next) },
             { key: stamp, target: "Mod", result: "Less", mod_revision: copiedUpTo + 1 },
+            { key: record, target: "Version", result: "Greater", version: 0 },
           ],
           success: [
             { request_put: { key: pointer, value: Buffer.from(next) } },
             { request_put: { key: Buffer.from(this.keys.next(head.generation)), value: Buffer.from(next) } },
             { request_delete_range: { key: seal } },
+            // G′ is no longer an import in progress; G is now to be deleted, and
+            // stays recorded (as long abandoned) until it is, in case that fails.
+            { request_delete_range: { key: record } },
+            { request_put: { key: Buffer.from(this.keys.importRecord(head.generation)), value: Buffer.from("0") } },
           ],
-          failure: [],
+          failure: [{ request_range: { key: record } }],
         });
         if (res.succeeded) return Number(res.header.revision);
+        if (!res.responses[0]?.response_range.kvs.length) {
+          throw new ImportConflict("the import ran so long that it was taken for abandoned and deleted; nothing was imported");
+        }
         // The seal lapsed (this process stalled past its lease) and writes may have slipped in: seal again.
       }
       throw new ImportConflict(`the import could not hold the table still to switch (${SWITCH_ATTEMPTS} attempts); nothing was imported`);
@@ -279,11 +333,13 @@ export class EtcdImporter {
     return changes;
   }
 
-  // Step 4, and the clean-up of an import that failed: best effort, logged.
+  // Step 4, and the clean-up of an import that failed: best effort, logged. The
+  // import record goes last, so that a failed deletion is found and retried.
   private async dropGeneration(generation: string): Promise<void> {
     const prefix = this.keys.generationPrefix(generation);
     try {
       await this.client.kv.deleteRange({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) }, within(Math.max(this.timeoutMs, 30_000)));
+      await this.client.kv.deleteRange({ key: Buffer.from(this.keys.importRecord(generation)) });
     } catch (error) {
       this.logger.warn({ generation, err: String(error) }, "could not delete an old generation; it is unused and can be deleted by hand");
     }

@@ -6,6 +6,8 @@
 //                                   mod_revision is G's last single write
 //   <prefix>gen/<G>/!next           written, in the switch transaction, to the
 //                                   generation an import replaced: its successor
+//   <prefix>imports/<G>             while an import builds G: when it started
+//                                   (a generation left by a dead import is found here)
 //   <prefix>gen/<G>/!seal           held (on a lease) by an import for the moment
 //                                   of its switch: single writes to G wait
 //
@@ -25,6 +27,14 @@ export class EtcdKeys {
 
   get pointer(): string {
     return `${this.prefix}current`;
+  }
+
+  get importsPrefix(): string {
+    return `${this.prefix}imports/`;
+  }
+
+  importRecord(generation: string): string {
+    return this.importsPrefix + generation;
   }
 
   generationPrefix(generation: string): string {

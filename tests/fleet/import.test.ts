@@ -139,3 +139,19 @@ test.serial("a 100,000-route import through A is never seen half-done on B", asy
   t.is((await b.route(hosts[54_321]!)).status, 200);
   t.is(etcdTable(fleet.cluster).size, base + 100_000);
 });
+
+test.serial("a generation left by an import that died is deleted by the next import; finished imports leave nothing behind", async (t) => {
+  t.timeout(120_000);
+  const { a, backends, cluster } = fleet;
+  // What a dead import leaves: its record (two hours old) and part of its generation.
+  const twoHoursAgo = String(Date.now() - 2 * 60 * 60 * 1000);
+  cluster.ctl("put", "/set-backend/imports/ghost", twoHoursAgo);
+  for (let i = 0; i < 5; i++) cluster.ctl("put", `/set-backend/gen/ghost/ghost-${i}.example.com`, "127.0.0.1:1");
+  const reply = await a.manage("POST", "/entries/import", ndjson(["after-ghost.example.com"], backends[0]!.address), "application/x-ndjson");
+  t.is(reply.status, 200, reply.body);
+  const keys = (prefix: string) => cluster.ctl("get", "--prefix", prefix, "--keys-only").split("\n").filter(Boolean);
+  await until(() => keys("/set-backend/gen/ghost/").length === 0 && keys("/set-backend/imports/").length === 0, "the abandoned generation and every import record to be gone", 60_000);
+  // Only the current generation's keys remain under gen/.
+  const current = cluster.ctl("get", "/set-backend/current", "--print-value-only").trim();
+  t.deepEqual(keys("/set-backend/gen/").filter((key) => !key.startsWith(`/set-backend/gen/${current}/`)), []);
+});
