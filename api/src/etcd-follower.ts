@@ -212,7 +212,11 @@ export class EtcdFollower {
     const state = { ...from };
     const prefix = this.keys.generationPrefix(state.generation);
     return new Promise<WatchEnd>((resolve, reject) => {
+      // Responses that arrive while the replica applies earlier ones are applied
+      // together, in one LMDB transaction (one flush) rather than one each.
+      let queue: { events: IEvent[]; progress: number }[] = [];
       let applying: Promise<void> = Promise.resolve();
+      let draining = false;
       let done = false;
       const finish = (settle: () => void) => {
         if (done) return;
@@ -244,11 +248,24 @@ export class EtcdFollower {
         // this range up to header.revision, so the replica is current as of it.
         const events = res.events ?? [];
         const progress = events.length === 0 ? Number(res.header.revision) : 0;
-        applying = applying.then(async () => {
-          const switched = await this.apply(state, events, progress);
-          if (switched) finish(() => resolve("switched"));
-        });
-        applying.catch((error) => finish(() => reject(error)));
+        queue.push({ events, progress });
+        if (draining) return;
+        draining = true;
+        applying = (async () => {
+          while (queue.length > 0 && !done) {
+            const batch = queue;
+            queue = [];
+            // In stream order: every progress revision covers the events before it.
+            const switched = await this.apply(
+              state,
+              batch.flatMap((item) => item.events),
+              Math.max(...batch.map((item) => item.progress)),
+            );
+            if (switched) return finish(() => resolve("switched"));
+          }
+        })()
+          .catch((error) => finish(() => reject(error)))
+          .finally(() => (draining = false));
       });
       stream.on("error", (error: Error) => finish(() => reject(error)));
       stream.on("end", () => finish(() => reject(new Error("the watch stream ended"))));
