@@ -248,12 +248,21 @@ export class EtcdImporter {
       const leaseId = await lease.grant();
       let copiedUpTo = head.revision;
       for (let attempt = 0; attempt < SWITCH_ATTEMPTS; attempt++) {
+        // Sealed only if nobody holds the seal: two imports racing for the same G
+        // would otherwise take it from each other in turn.
         const sealed = await this.client.kv.txn({
-          compare: [isCurrent],
+          compare: [isCurrent, { key: seal, target: "Version", result: "Equal", version: 0 }],
           success: [{ request_put: { key: seal, value: Buffer.from(next), lease: leaseId } }, { request_range: { key: stamp } }],
-          failure: [],
+          failure: [{ request_range: { key: pointer } }],
         });
-        if (!sealed.succeeded) throw new ImportConflict("another import replaced the routing table while this one was written; nothing was imported");
+        if (!sealed.succeeded) {
+          const current = sealed.responses[0]?.response_range.kvs[0]?.value.toString();
+          throw new ImportConflict(
+            current === head.generation
+              ? "another import is switching the routing table; nothing of this one was imported"
+              : "another import replaced the routing table while this one was written; nothing was imported",
+          );
+        }
         const lastWrite = Number(sealed.responses[1]?.response_range.kvs[0]?.mod_revision ?? 0);
         if (lastWrite > copiedUpTo) {
           const raced = await this.changesBetween(head.generation, copiedUpTo + 1, lastWrite);
