@@ -97,7 +97,13 @@ function waitUntil(check: () => Promise<boolean>, what: string, ms = 20_000): Pr
   });
 }
 
-export async function startSystem(t: ExecutionContext, options: { backendTimeout?: string } = {}): Promise<System> {
+export interface SystemOptions {
+  backendTimeout?: string;
+  /** nginx with the seed's `proxy_pass http://$backend$request_uri` instead of the balancer. */
+  seedProxyPass?: boolean;
+}
+
+export async function startSystem(t: ExecutionContext, options: SystemOptions = {}): Promise<System> {
   requireBuilt();
   const stateDir = mkdtempSync(join(tmpdir(), "set-backend-e2e-"));
   // nginx's workers (www-data) must reach the API's socket in here.
@@ -144,6 +150,7 @@ export async function startSystem(t: ExecutionContext, options: { backendTimeout
         resolverSocket: socketPathOf(api.internal),
         accessLog: join(stateDir, "access.log"),
         backendTimeout: options.backendTimeout,
+        seedProxyPass: options.seedProxyPass,
       });
       nginx = spawn("/usr/sbin/nginx", args, { stdio: ["ignore", "pipe", "pipe"] });
       nginx.stdout!.on("data", (d: Buffer) => (output += d));
