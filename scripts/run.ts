@@ -1,23 +1,42 @@
 // `make run`: starts the route API and, when the nginx module and the filter are
-// built, Debian's nginx with them, both in the foreground. Logs from both reach
-// this terminal; Ctrl-C or SIGTERM stops both and leaves nothing running.
+// built, Debian's nginx with them, both in the foreground; logs from both reach
+// this terminal. It supervises: a route API that exits is started again (with
+// backoff) while nginx keeps routing the hosts it has cached; if nginx's master
+// exits, everything stops with a message. Ctrl-C or SIGTERM stops all of it and
+// leaves nothing running.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createReadStream, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { connect } from "node:net";
-import { defaultFilter, defaultModule, root, writeNginxConf } from "./nginx-conf.ts";
+import {
+  DEFAULT_MAX_BODY_SIZE,
+  WORKER_USER,
+  defaultFilter,
+  defaultModule,
+  defaultPages,
+  isNginxSize,
+  root,
+  writeNginxConf,
+} from "./nginx-conf.ts";
+import { Restarter } from "./restarter.ts";
+import { defaultRuntimeDir, lookupAccount, prepareRuntimeDir, untraversable, type Account } from "./runtime-dir.ts";
 
+const NGINX = "/usr/sbin/nginx";
 const env = process.env;
 const stateDir = resolve(env.STATE_DIR || join(root, ".run"));
 const domain = env.DOMAIN || "localhost";
 const port = env.PORT || "8080";
 const apiListen = env.API_LISTEN || "127.0.0.1:9000";
-const resolverSocket = join(stateDir, "resolver.sock");
+const maxBodySize = env.MAX_BODY_SIZE || DEFAULT_MAX_BODY_SIZE;
 const modulePath = env.SET_BACKEND_MODULE || defaultModule;
 const filterPath = env.SET_BACKEND_FILTER || defaultFilter;
 
+function log(line: string): void {
+  process.stderr.write(`make run: ${line}\n`);
+}
+
 function fail(message: string): never {
-  process.stderr.write(`make run: ${message}\n`);
+  log(message);
   process.exit(1);
 }
 
@@ -26,94 +45,181 @@ if (!/^[A-Za-z0-9.-]+$/.test(domain)) fail(`DOMAIN must be a DNS name, got ${JSO
 const portMatch = /^(?:(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?(\d{1,5})$/.exec(port);
 const portNumber = Number(portMatch?.[1]);
 if (!portMatch || portNumber < 1 || portNumber > 65535) fail(`PORT must be a port (1-65535) or address:port, got ${JSON.stringify(port)}`);
+if (!isNginxSize(maxBodySize)) fail(`MAX_BODY_SIZE must be an nginx size such as 100m or 1g (0: no limit), got ${JSON.stringify(maxBodySize)}`);
 
-function waitForSocket(path: string, child: ChildProcess): Promise<void> {
-  return new Promise((resolveReady, reject) => {
-    const started = Date.now();
-    const attempt = () => {
-      if (child.exitCode !== null) return reject(new Error("the route API exited during start-up"));
-      const socket = connect(path);
-      socket.once("connect", () => {
-        socket.destroy();
-        resolveReady();
-      });
-      socket.once("error", () => {
-        if (Date.now() - started > 30_000) reject(new Error(`the route API did not open ${path} within 30 s`));
-        else setTimeout(attempt, 100);
-      });
-    };
-    attempt();
+// As root, nginx's workers drop to WORKER_USER; they must reach the runtime directory.
+let workers: Account | undefined;
+if (process.getuid?.() === 0) {
+  workers = lookupAccount(WORKER_USER);
+  if (!workers) fail(`nginx's workers run as ${WORKER_USER} and this machine has no such user (Debian's nginx package creates it)`);
+}
+const defaultRuntime = defaultRuntimeDir(stateDir);
+const runtimeDir = resolve(env.RUNTIME_DIR || defaultRuntime);
+const resolverSocket = join(runtimeDir, "resolver.sock");
+// sockaddr_un holds 107 bytes of path.
+if (Buffer.byteLength(resolverSocket) > 107) fail(`RUNTIME_DIR ${runtimeDir} is too long for a unix socket path (${resolverSocket}); choose a shorter one`);
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolveAnswer) => {
+    const socket = connect(path);
+    socket.once("connect", () => (socket.destroy(), resolveAnswer(true)));
+    socket.once("error", () => resolveAnswer(false));
   });
 }
 
-const children: ChildProcess[] = [];
+// Checked before the runtime directory is touched: it is the other instance's too.
+if (await answers(resolverSocket)) fail(`another make run (or route API) is already running for STATE_DIR ${stateDir}: ${resolverSocket} answers`);
+
+// STATE_DIR holds the routes and the token: only the user running make run needs it.
+mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+let pages: string;
+try {
+  pages = prepareRuntimeDir(runtimeDir, defaultPages, workers?.gids[0]);
+} catch (error) {
+  fail(`RUNTIME_DIR ${runtimeDir} cannot be used: ${(error as Error).message}`);
+}
+const blocked = workers && untraversable(runtimeDir, workers);
+if (blocked) {
+  fail(`nginx's workers (user ${WORKER_USER}) cannot reach RUNTIME_DIR ${runtimeDir}: ${blocked} is closed to them; unset RUNTIME_DIR or choose a directory they can traverse`);
+}
+
+async function waitForSocket(path: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error("the route API exited during start-up");
+    if (await answers(path)) return;
+    if (Date.now() > until) throw new Error(`the route API did not open ${path} within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function startApi(): ChildProcess {
+  const child = spawn(process.execPath, ["--import=tsx", join(root, "api/src/main.ts")], {
+    env: {
+      ...env,
+      STATE_DIR: stateDir,
+      API_LISTEN: apiListen,
+      DOMAIN: domain,
+      RESOLVER_LISTEN: `unix:${resolverSocket}`,
+      // The socket is mode 0660: this user and the workers' group.
+      ...(workers ? { SOCKET_GROUP: String(workers.gids[0]) } : {}),
+    },
+    stdio: "inherit",
+    // Its own process group: Ctrl-C reaches make run alone, which stops the
+    // children in order (and does not mistake the API's exit for a crash).
+    detached: true,
+  });
+  log(`route API started (pid ${child.pid})`);
+  return child;
+}
+
+let api: Restarter | undefined;
 let nginx: ChildProcess | undefined;
 let stopping = false;
+
+// nginx runs in its own process group, so that workers orphaned by a master that
+// was killed can be found and stopped too.
+function killNginxGroup(): void {
+  if (nginx?.pid === undefined) return;
+  try {
+    process.kill(-nginx.pid, "SIGKILL");
+  } catch {
+    // ESRCH: the group is gone already.
+  }
+}
+
+function cleanUp(): void {
+  // The default runtime directory is ours alone; one given as RUNTIME_DIR is left.
+  if (runtimeDir === defaultRuntime && runtimeDir !== stateDir) rmSync(runtimeDir, { recursive: true, force: true });
+}
 
 function stopAll(code: number): void {
   if (stopping) return;
   stopping = true;
-  for (const child of children) {
-    // nginx: QUIT is its graceful stop; the API drains on TERM.
-    if (child.exitCode === null) child.kill(child === nginx ? "SIGQUIT" : "SIGTERM");
+  const exits: Promise<unknown>[] = [];
+  if (api) exits.push(api.stop("SIGTERM")); // the API drains on TERM
+  if (nginx && nginx.exitCode === null && nginx.signalCode === null) {
+    const child = nginx;
+    exits.push(new Promise((r) => child.once("exit", r)));
+    child.kill("SIGQUIT"); // nginx's graceful stop (bounded by worker_shutdown_timeout)
   }
-  const force = setTimeout(() => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")), 15_000);
-  Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once("exit", r))))).then(() => {
+  const force = setTimeout(() => {
+    log("still stopping after 15 s: killing what is left");
+    killNginxGroup();
+    api?.child.kill("SIGKILL");
+  }, 15_000);
+  Promise.all(exits).then(() => {
     clearTimeout(force);
+    killNginxGroup();
+    cleanUp();
     process.exit(code);
-  });
-}
-
-function supervise(name: string, child: ChildProcess): void {
-  children.push(child);
-  child.once("exit", (code, signal) => {
-    if (stopping) return;
-    process.stderr.write(`make run: ${name} exited (${signal ?? code}); stopping everything\n`);
-    stopAll(1);
   });
 }
 
 process.on("SIGINT", () => stopAll(0));
 process.on("SIGTERM", () => stopAll(0));
-
-mkdirSync(stateDir, { recursive: true, mode: 0o755 });
-const api = spawn(process.execPath, ["--import=tsx", join(root, "api/src/main.ts")], {
-  env: { ...env, STATE_DIR: stateDir, API_LISTEN: apiListen, DOMAIN: domain },
-  stdio: "inherit",
+// Should this process die of an error, it takes its children along.
+process.on("exit", () => {
+  if (api && api.child.exitCode === null) api.child.kill("SIGKILL");
+  killNginxGroup();
 });
-supervise("route API", api);
 
+const firstApi = startApi();
 try {
-  await waitForSocket(resolverSocket, api);
+  await waitForSocket(resolverSocket, firstApi, 30_000);
 } catch (error) {
-  fail((error as Error).message);
+  log((error as Error).message);
+  if (firstApi.exitCode === null) firstApi.kill("SIGKILL");
+  cleanUp();
+  process.exit(1);
 }
-
-if (!existsSync(modulePath) || !existsSync(filterPath)) {
-  process.stderr.write(
-    `make run: the nginx module (${modulePath}) or the filter (${filterPath}) is not built yet: running the route API alone on ${apiListen}\n`,
+api = new Restarter("route API", firstApi, startApi, log, (child) => {
+  waitForSocket(resolverSocket, child, 60_000).then(
+    () => log(`route API is back (pid ${child.pid})`),
+    () => {}, // it exited again: the restarter says so and tries later
   );
+});
+
+if (!existsSync(modulePath) || !existsSync(filterPath) || !existsSync(NGINX)) {
+  log(`the nginx module (${modulePath}), the filter (${filterPath}) or ${NGINX} is missing: running the route API alone on ${apiListen}`);
 } else {
   // nginx writes its access log into a FIFO that is copied to our stdout: it
-  // cannot open /dev/stdout itself when stdout is a socket.
+  // cannot open /dev/stdout itself when stdout is a socket. Its master opens it.
   const accessLog = join(stateDir, "access.log.pipe");
   rmSync(accessLog, { force: true });
   const mkfifo = spawnSync("mkfifo", ["-m", "0600", accessLog]);
-  if (mkfifo.status !== 0) fail(`cannot create ${accessLog}: ${mkfifo.stderr}`);
-  // Opening a FIFO for reading waits for its writer (nginx's master), and the
-  // writer waits for a reader: start reading first.
-  createReadStream(accessLog).pipe(process.stdout);
-  const args = writeNginxConf({
-    accessLog,
-    stateDir,
-    listen: port,
-    domain,
-    apiListen,
-    resolverSocket,
-    module: modulePath,
-    filter: filterPath,
-  });
-  nginx = spawn("/usr/sbin/nginx", args, { stdio: "inherit" });
-  supervise("nginx", nginx);
-  process.stderr.write(`make run: nginx on port ${port}: api.${domain} is the route API, every other host is routed\n`);
+  if (mkfifo.status !== 0) {
+    log(`cannot create ${accessLog}: ${mkfifo.stderr}`);
+    stopAll(1);
+  } else {
+    // Opening a FIFO for reading waits for its writer (nginx's master), and the
+    // writer waits for a reader: start reading first.
+    createReadStream(accessLog).pipe(process.stdout, { end: false });
+    const args = writeNginxConf({
+      accessLog,
+      stateDir,
+      runtimeDir,
+      pages,
+      listen: port,
+      domain,
+      apiListen,
+      resolverSocket,
+      module: modulePath,
+      filter: filterPath,
+      maxBodySize,
+    });
+    nginx = spawn(NGINX, args, { stdio: "inherit", detached: true });
+    nginx.once("error", (error) => {
+      log(`cannot start ${NGINX}: ${error.message}`);
+      nginx = undefined; // never started: no exit to wait for
+      stopAll(1);
+    });
+    nginx.once("exit", (code, signal) => {
+      if (stopping) return;
+      log(`nginx exited (${signal ?? `code ${code}`}); stopping everything`);
+      killNginxGroup(); // workers a killed master left behind still hold the port
+      stopAll(1);
+    });
+    log(`nginx on port ${port}: api.${domain} is the route API, every other host is routed (bodies up to ${maxBodySize})`);
+  }
 }
