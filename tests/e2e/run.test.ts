@@ -1,66 +1,95 @@
-// `make run`'s launcher (scripts/run.ts): starts the API and nginx, their logs
-// reach its output, SIGTERM or SIGINT stops both and leaves nothing running.
-import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// `make run`'s launcher (scripts/run.ts): starts the API and nginx with STATE_DIR
+// in a private directory, their logs reach its output, it restarts a route API
+// that dies while nginx keeps routing, stops everything when nginx dies, and
+// SIGTERM or SIGINT stops all of it and leaves nothing running.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import test from "ava";
+import { defaultRuntimeDir } from "../../scripts/runtime-dir.ts";
 import { freePort } from "../nginx/harness.ts";
-import { API_HOST, eventually, requireBuilt, send, startEchoBackend } from "./system.ts";
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive, probe, startLauncher } from "./launcher.ts";
+import { eventually, send, startEchoBackend } from "./system.ts";
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  test.serial(`the launcher runs the whole system and ${signal} stops all of it`, async (t) => {
-    requireBuilt();
-    const stateDir = mkdtempSync(join(tmpdir(), "set-backend-run-"));
-    chmodSync(stateDir, 0o755);
-    t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
-    const port = await freePort();
-    const apiPort = await freePort();
-    const launcher = spawn(process.execPath, ["--import=tsx", "scripts/run.ts"], {
-      env: { ...process.env, STATE_DIR: stateDir, PORT: `127.0.0.1:${port}`, API_LISTEN: `127.0.0.1:${apiPort}` },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    launcher.stdout.on("data", (d: Buffer) => (output += d));
-    launcher.stderr.on("data", (d: Buffer) => (output += d));
-    const exited = new Promise<number | null>((r) => launcher.once("exit", (code) => r(code)));
-    t.teardown(() => {
-      if (launcher.exitCode === null) launcher.kill("SIGKILL");
-    });
-
-    await eventually(async () => (await send(port, API_HOST, "/healthz").catch(() => ({ status: 0 }))).status === 200, "the system to answer", 30_000);
-    const token = readFileSync(join(stateDir, "api-token"), "utf8").trim();
-    t.true(output.includes(token), "the generated token is shown once");
+  test.serial(`with STATE_DIR in a private directory, the launcher runs the whole system and ${signal} stops all of it`, async (t) => {
+    const run = await startLauncher(t);
+    const token = run.token();
+    t.true(run.output().includes(token), "the generated token is shown once");
+    t.is(statSync(run.stateDir).mode & 0o777, 0o700, "STATE_DIR (routes, token) is private");
 
     const app = await startEchoBackend(t, "app");
-    const auth = { Authorization: `Bearer ${token}` };
-    const created = await send(port, API_HOST, "/entries.json", {
-      method: "POST",
-      headers: auth,
-      body: JSON.stringify({ host: "some.host.com", backend: app.address }),
-    });
+    const created = await run.manage("POST", "/entries.json", { host: "some.host.com", backend: app.address });
     t.is(created.status, 201);
-    t.is((await send(port, "some.host.com", "/hello")).json().url, "/hello");
+    t.is((await send(run.port, "some.host.com", "/hello")).json().url, "/hello");
+    // The error page is read by a worker at request time, from the runtime directory.
+    const closed = await freePort();
+    await run.manage("POST", "/entries.json", { host: "down.host.com", backend: `127.0.0.1:${closed}` });
+    const down = await send(run.port, "down.host.com", "/");
+    t.is(down.status, 502);
+    t.true(down.body.includes("down.host.com"), "the 502 page names the host");
 
-    const nginxMaster = Number(readFileSync(join(stateDir, "nginx.pid"), "utf8"));
+    const runtimeDir = defaultRuntimeDir(run.stateDir);
+    if (process.getuid?.() === 0) t.is(statSync(runtimeDir).mode & 0o777, 0o750, "the runtime directory is for the workers' group only");
+    const nginxMaster = Number(readFileSync(join(run.stateDir, "nginx.pid"), "utf8"));
     t.true(alive(nginxMaster));
-    launcher.kill(signal);
-    t.is(await exited, 0);
+    run.child.kill(signal);
+    t.is(await run.exited, 0);
     t.false(alive(nginxMaster), "nginx is stopped");
-    const refused = (p: number) => send(p, API_HOST, "/healthz").then(() => "answered", (e: NodeJS.ErrnoException) => e.code);
-    t.is(await refused(port), "ECONNREFUSED", "nothing listens on nginx's port");
-    t.is(await refused(apiPort), "ECONNREFUSED", "the route API is stopped");
+    t.is(await probe(run.port), "ECONNREFUSED", "nothing listens on nginx's port");
+    t.is(await probe(run.apiPort), "ECONNREFUSED", "the route API is stopped");
+    t.false(existsSync(runtimeDir), "the runtime directory is removed");
     // Both logs reached the launcher's output: JSON lines from the API, access lines from nginx.
-    t.regex(output, /"msg":"route stored"/);
-    t.regex(output, /"some.host.com" "GET \/hello HTTP\/1.1" 200 .* backend=127.0.0.1:\d+/);
+    t.regex(run.output(), /"msg":"route stored"/);
+    t.regex(run.output(), /"some.host.com" "GET \/hello HTTP\/1.1" 200 .* backend=127.0.0.1:\d+/);
   });
 }
+
+test.serial("a route API killed with SIGKILL is restarted while cached hosts keep answering", async (t) => {
+  const run = await startLauncher(t);
+  const app = await startEchoBackend(t, "app");
+  await run.manage("POST", "/entries.json", { host: "cached.example.com", backend: app.address });
+  t.is((await send(run.port, "cached.example.com", "/")).status, 200);
+
+  // Requests one after another for the whole outage; every one must be answered by the backend.
+  const statuses: number[] = [];
+  let outage = true;
+  const traffic = (async () => {
+    while (outage) statuses.push(await send(run.port, "cached.example.com", "/").then((r) => r.status, () => 0));
+  })();
+  const firstPid = Number((await run.waitForOutput(/route API started \(pid (\d+)\)/, "the API's pid"))[1]);
+  process.kill(firstPid, "SIGKILL");
+  const back = await run.waitForOutput(/route API is back \(pid (\d+)\)/, "the API to be restarted", 30_000);
+  t.not(Number(back[1]), firstPid);
+  const ms = await eventually(async () => (await send(run.port, "api.localhost", "/healthz")).status === 200, "the API to answer", 20_000);
+  outage = false;
+  await traffic;
+  t.log(`API answering again ${ms} ms after the restart was logged; ${statuses.length} requests during the outage`);
+  t.regex(run.output(), /route API exited \(SIGKILL\); restarting it in [\d.]+ s/);
+  t.true(statuses.length > 0);
+  t.deepEqual([...new Set(statuses)], [200], "every request for the cached host was answered");
+
+  // The restarted API serves nginx: a host it never saw before is routed.
+  await run.manage("POST", "/entries.json", { host: "new.example.com", backend: app.address });
+  await eventually(async () => (await send(run.port, "new.example.com", "/")).status === 200, "a new host to be routed", 20_000);
+  t.pass();
+});
+
+test.serial("when nginx's master dies, the launcher stops everything with a message", async (t) => {
+  const run = await startLauncher(t);
+  const nginxMaster = Number(readFileSync(join(run.stateDir, "nginx.pid"), "utf8"));
+  process.kill(nginxMaster, "SIGKILL");
+  t.is(await run.exited, 1);
+  t.regex(run.output(), /nginx exited \(SIGKILL\); stopping everything/);
+  t.is(await probe(run.port), "ECONNREFUSED", "the orphaned workers are stopped too");
+  t.is(await probe(run.apiPort), "ECONNREFUSED", "the route API is stopped");
+});
+
+test.serial("bad settings stop the launcher at start with one line naming the variable", async (t) => {
+  const result = spawnSync(process.execPath, ["--import=tsx", "scripts/run.ts"], {
+    env: { ...process.env, MAX_BODY_SIZE: "lots" },
+    encoding: "utf8",
+  });
+  t.is(result.status, 1);
+  t.is(result.stderr.trim(), 'make run: MAX_BODY_SIZE must be an nginx size such as 100m or 1g (0: no limit), got "lots"');
+});
