@@ -70,6 +70,12 @@ function answers(path: string): Promise<boolean> {
 // Checked before the runtime directory is touched: it is the other instance's too.
 if (await answers(resolverSocket)) fail(`another make run (or route API) is already running for STATE_DIR ${stateDir}: ${resolverSocket} answers`);
 
+// Checked before anything is created.
+const blocked = workers && untraversable(runtimeDir, workers);
+if (blocked) {
+  fail(`nginx's workers (user ${WORKER_USER}) cannot reach RUNTIME_DIR ${runtimeDir}: ${blocked} is closed to them; unset RUNTIME_DIR or choose a directory they can traverse`);
+}
+
 // STATE_DIR holds the routes and the token: only the user running make run needs it.
 mkdirSync(stateDir, { recursive: true, mode: 0o700 });
 let pages: string;
@@ -77,10 +83,6 @@ try {
   pages = prepareRuntimeDir(runtimeDir, defaultPages, workers?.gids[0]);
 } catch (error) {
   fail(`RUNTIME_DIR ${runtimeDir} cannot be used: ${(error as Error).message}`);
-}
-const blocked = workers && untraversable(runtimeDir, workers);
-if (blocked) {
-  fail(`nginx's workers (user ${WORKER_USER}) cannot reach RUNTIME_DIR ${runtimeDir}: ${blocked} is closed to them; unset RUNTIME_DIR or choose a directory they can traverse`);
 }
 
 async function waitForSocket(path: string, child: ChildProcess, timeoutMs: number): Promise<void> {

@@ -34,17 +34,26 @@ export function lookupAccount(name: string): Account | undefined {
   return { name, uid: Number(entry[2]), gids: [gid, ...supplementary.filter((g) => g !== gid)] };
 }
 
-/** The first directory on the way to `path` (itself included) that `account` cannot traverse, if any. */
+/**
+ * The first existing directory above `path` that `account` cannot traverse, if any.
+ * Directories still missing are created by make run, traversable; `path` itself
+ * is given the workers' group by prepareRuntimeDir.
+ */
 export function untraversable(path: string, account: Account): string | undefined {
   const chain: string[] = [];
-  for (let dir = resolve(path); ; dir = dirname(dir)) {
+  for (let dir = dirname(resolve(path)); ; dir = dirname(dir)) {
     chain.unshift(dir);
     if (dir === dirname(dir)) break;
   }
   for (const dir of chain) {
-    const { mode, uid, gid } = statSync(dir);
-    const allowed =
-      uid === account.uid ? mode & 0o100 : account.gids.includes(gid) ? mode & 0o010 : mode & 0o001;
+    let stat;
+    try {
+      stat = statSync(dir);
+    } catch {
+      return undefined; // missing from here on
+    }
+    const { mode, uid, gid } = stat;
+    const allowed = uid === account.uid ? mode & 0o100 : account.gids.includes(gid) ? mode & 0o010 : mode & 0o001;
     if (!allowed) return dir;
   }
   return undefined;

@@ -3,12 +3,14 @@
 // that dies while nginx keeps routing, stops everything when nginx dies, and
 // SIGTERM or SIGINT stops all of it and leaves nothing running.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
 import { defaultRuntimeDir } from "../../scripts/runtime-dir.ts";
 import { freePort } from "../nginx/harness.ts";
 import { alive, probe, startLauncher } from "./launcher.ts";
+import { slowDownload, startDownloadSource } from "./streams.ts";
 import { eventually, send, startEchoBackend } from "./system.ts";
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -28,6 +30,11 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     const down = await send(run.port, "down.host.com", "/");
     t.is(down.status, 502);
     t.true(down.body.includes("down.host.com"), "the 502 page names the host");
+    // A response the client does not read yet goes to a temporary file, written by a worker.
+    const big = await startDownloadSource(t, 24 * 1024 * 1024);
+    await run.manage("POST", "/entries.json", { host: "big.host.com", backend: big.address });
+    t.deepEqual(await slowDownload(run.port, "big.host.com", 1000), { status: 200, bytes: big.bytes, sha256: big.sha256 });
+    t.regex(run.output(), /an upstream response is buffered to a temporary file/);
 
     const runtimeDir = defaultRuntimeDir(run.stateDir);
     if (process.getuid?.() === 0) t.is(statSync(runtimeDir).mode & 0o777, 0o750, "the runtime directory is for the workers' group only");
@@ -92,4 +99,20 @@ test.serial("bad settings stop the launcher at start with one line naming the va
   });
   t.is(result.status, 1);
   t.is(result.stderr.trim(), 'make run: MAX_BODY_SIZE must be an nginx size such as 100m or 1g (0: no limit), got "lots"');
+});
+
+test.serial("a RUNTIME_DIR nginx's workers cannot reach is refused at start with one line", (t) => {
+  if (process.getuid?.() !== 0) return t.pass("without root the workers run as this user and reach it");
+  const privateDir = mkdtempSync(join(tmpdir(), "set-backend-run-")); // 0700
+  t.teardown(() => rmSync(privateDir, { recursive: true, force: true }));
+  const result = spawnSync(process.execPath, ["--import=tsx", "scripts/run.ts"], {
+    env: { ...process.env, STATE_DIR: join(privateDir, "state"), RUNTIME_DIR: join(privateDir, "run") },
+    encoding: "utf8",
+  });
+  t.is(result.status, 1);
+  t.false(existsSync(join(privateDir, "state")), "nothing was created");
+  t.is(
+    result.stderr.trim(),
+    `make run: nginx's workers (user www-data) cannot reach RUNTIME_DIR ${privateDir}/run: ${privateDir} is closed to them; unset RUNTIME_DIR or choose a directory they can traverse`,
+  );
 });

@@ -1,7 +1,7 @@
 // Backends that stream, for the router's transparency tests: one that hashes
 // request bodies as they arrive, and one that sends Server-Sent Events only when
 // the test says the previous one has reached the client.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 import type { ExecutionContext } from "ava";
@@ -70,4 +70,42 @@ export async function startEventSource(t: ExecutionContext, count: number): Prom
   });
   source.address = await listen(t, server);
   return source;
+}
+
+export interface DownloadSource {
+  address: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** Answers every request with the same `bytes` random bytes. */
+export async function startDownloadSource(t: ExecutionContext, bytes: number): Promise<DownloadSource> {
+  const body = randomBytes(bytes);
+  const server = http.createServer((_req, res) => {
+    res.setHeader("Content-Type", "application/octet-stream");
+    res.end(body);
+  });
+  return { address: await listen(t, server), bytes, sha256: createHash("sha256").update(body).digest("hex") };
+}
+
+/**
+ * GETs through nginx but reads nothing for `pauseMs` first: nginx must hold what the
+ * backend sends meanwhile, beyond its memory buffers in a temporary file.
+ */
+export function slowDownload(port: number, host: string, pauseMs: number): Promise<{ status: number; bytes: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: "/", agent: false, headers: { Host: host } }, (res) => {
+      res.pause();
+      const hash = createHash("sha256");
+      let bytes = 0;
+      res.on("data", (chunk: Buffer) => {
+        hash.update(chunk);
+        bytes += chunk.length;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes, sha256: hash.digest("hex") }));
+      res.on("error", reject);
+      setTimeout(() => res.resume(), pauseMs);
+    });
+    req.on("error", reject);
+  });
 }
