@@ -106,10 +106,10 @@ function startApi(): ChildProcess {
       // The socket is mode 0660: this user and the workers' group.
       ...(workers ? { SOCKET_GROUP: String(workers.gids[0]) } : {}),
     },
+    // In make run's process group: a signal to the group (Ctrl-C, kill -- -PGID)
+    // reaches it even if make run itself is killed first. make run's own handler
+    // runs long before the API has drained, so it knows not to restart it.
     stdio: "inherit",
-    // Its own process group: Ctrl-C reaches make run alone, which stops the
-    // children in order (and does not mistake the API's exit for a crash).
-    detached: true,
   });
   log(`route API started (pid ${child.pid})`);
   return child;
@@ -120,7 +120,8 @@ let nginx: ChildProcess | undefined;
 let stopping = false;
 
 // nginx runs in its own process group, so that workers orphaned by a master that
-// was killed can be found and stopped too.
+// was killed can be found and stopped too. It stops within milliseconds of the
+// QUIT make run sends it on Ctrl-C or SIGTERM.
 function killNginxGroup(): void {
   if (nginx?.pid === undefined) return;
   try {

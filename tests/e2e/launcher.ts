@@ -16,6 +16,8 @@ export interface Launcher {
   apiPort: number;
   stateDir: string;
   output(): string;
+  /** Sends `signal` to the launcher's whole process group, as Ctrl-C in a terminal does. */
+  signalGroup(signal: NodeJS.Signals): void;
   /** The launcher's exit code. */
   exited: Promise<number | null>;
   /** The generated API token, as saved in STATE_DIR. */
@@ -53,6 +55,8 @@ export async function startLauncher(t: ExecutionContext, env: Record<string, str
   const child = spawn(process.execPath, ["--import=tsx", "scripts/run.ts"], {
     env: { ...process.env, STATE_DIR: stateDir, PORT: `127.0.0.1:${port}`, API_LISTEN: `127.0.0.1:${apiPort}`, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, as a terminal gives `make run`: Ctrl-C signals the group.
+    detached: true,
   });
   let output = "";
   child.stdout!.on("data", (d: Buffer) => (output += d));
@@ -70,6 +74,7 @@ export async function startLauncher(t: ExecutionContext, env: Record<string, str
     apiPort,
     stateDir,
     output: () => output,
+    signalGroup: (signal) => process.kill(-child.pid!, signal),
     exited,
     token,
     manage(method, path, body) {

@@ -13,6 +13,7 @@ import { alive, probe, startLauncher } from "./launcher.ts";
 import { slowDownload, startDownloadSource } from "./streams.ts";
 import { eventually, send, startEchoBackend } from "./system.ts";
 
+// SIGTERM to the launcher (a service manager), SIGINT to its process group (Ctrl-C in a terminal).
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   test.serial(`with STATE_DIR in a private directory, the launcher runs the whole system and ${signal} stops all of it`, async (t) => {
     const run = await startLauncher(t);
@@ -40,8 +41,10 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     if (process.getuid?.() === 0) t.is(statSync(runtimeDir).mode & 0o777, 0o750, "the runtime directory is for the workers' group only");
     const nginxMaster = Number(readFileSync(join(run.stateDir, "nginx.pid"), "utf8"));
     t.true(alive(nginxMaster));
-    run.child.kill(signal);
+    if (signal === "SIGINT") run.signalGroup(signal);
+    else run.child.kill(signal);
     t.is(await run.exited, 0);
+    t.notRegex(run.output(), /restarting/, "a stop is not mistaken for a crash");
     t.false(alive(nginxMaster), "nginx is stopped");
     t.is(await probe(run.port), "ECONNREFUSED", "nothing listens on nginx's port");
     t.is(await probe(run.apiPort), "ECONNREFUSED", "the route API is stopped");
