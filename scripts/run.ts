@@ -115,7 +115,10 @@ function startApi(): ChildProcess {
   return child;
 }
 
+// The route API's first process until it is up, then the restarter that keeps one running.
+let firstApi: ChildProcess | undefined;
 let api: Restarter | undefined;
+const apiChild = (): ChildProcess | undefined => api?.child ?? firstApi;
 let nginx: ChildProcess | undefined;
 let stopping = false;
 
@@ -140,7 +143,13 @@ function stopAll(code: number): void {
   if (stopping) return;
   stopping = true;
   const exits: Promise<unknown>[] = [];
-  if (api) exits.push(api.stop("SIGTERM")); // the API drains on TERM
+  // The API drains on TERM.
+  if (api) exits.push(api.stop("SIGTERM"));
+  else if (firstApi && firstApi.exitCode === null && firstApi.signalCode === null) {
+    const child = firstApi;
+    exits.push(new Promise((r) => child.once("exit", r)));
+    child.kill("SIGTERM");
+  }
   if (nginx && nginx.exitCode === null && nginx.signalCode === null) {
     const child = nginx;
     exits.push(new Promise((r) => child.once("exit", r)));
@@ -149,7 +158,7 @@ function stopAll(code: number): void {
   const force = setTimeout(() => {
     log("still stopping after 15 s: killing what is left");
     killNginxGroup();
-    api?.child.kill("SIGKILL");
+    apiChild()?.kill("SIGKILL");
   }, 15_000);
   Promise.all(exits).then(() => {
     clearTimeout(force);
@@ -163,29 +172,40 @@ process.on("SIGINT", () => stopAll(0));
 process.on("SIGTERM", () => stopAll(0));
 // Should this process die of an error, it takes its children along.
 process.on("exit", () => {
-  if (api && api.child.exitCode === null) api.child.kill("SIGKILL");
+  const child = apiChild();
+  if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   killNginxGroup();
 });
 
-const firstApi = startApi();
+firstApi = startApi();
 try {
   await waitForSocket(resolverSocket, firstApi, 30_000);
 } catch (error) {
-  log((error as Error).message);
-  if (firstApi.exitCode === null) firstApi.kill("SIGKILL");
-  cleanUp();
-  process.exit(1);
+  // A stop during start-up is stopAll's to finish.
+  if (!stopping) {
+    log((error as Error).message);
+    stopAll(1);
+  }
 }
-api = new Restarter("route API", firstApi, startApi, log, (child) => {
-  waitForSocket(resolverSocket, child, 60_000).then(
-    () => log(`route API is back (pid ${child.pid})`),
-    () => {}, // it exited again: the restarter says so and tries later
-  );
-});
+if (!stopping) {
+  superviseApi(firstApi);
+  if (!existsSync(modulePath) || !existsSync(filterPath) || !existsSync(NGINX)) {
+    log(`the nginx module (${modulePath}), the filter (${filterPath}) or ${NGINX} is missing: running the route API alone on ${apiListen}`);
+  } else {
+    startNginx();
+  }
+}
 
-if (!existsSync(modulePath) || !existsSync(filterPath) || !existsSync(NGINX)) {
-  log(`the nginx module (${modulePath}), the filter (${filterPath}) or ${NGINX} is missing: running the route API alone on ${apiListen}`);
-} else {
+function superviseApi(first: ChildProcess): void {
+  api = new Restarter("route API", first, startApi, log, (child) => {
+    waitForSocket(resolverSocket, child, 60_000).then(
+      () => log(`route API is back (pid ${child.pid})`),
+      () => {}, // it exited again: the restarter says so and tries later
+    );
+  });
+}
+
+function startNginx(): void {
   // nginx writes its access log into a FIFO that is copied to our stdout: it
   // cannot open /dev/stdout itself when stdout is a socket. Its master opens it.
   const accessLog = join(stateDir, "access.log.pipe");
@@ -193,36 +213,35 @@ if (!existsSync(modulePath) || !existsSync(filterPath) || !existsSync(NGINX)) {
   const mkfifo = spawnSync("mkfifo", ["-m", "0600", accessLog]);
   if (mkfifo.status !== 0) {
     log(`cannot create ${accessLog}: ${mkfifo.stderr}`);
-    stopAll(1);
-  } else {
-    // Opening a FIFO for reading waits for its writer (nginx's master), and the
-    // writer waits for a reader: start reading first.
-    createReadStream(accessLog).pipe(process.stdout, { end: false });
-    const args = writeNginxConf({
-      accessLog,
-      stateDir,
-      runtimeDir,
-      pages,
-      listen: port,
-      domain,
-      apiListen,
-      resolverSocket,
-      module: modulePath,
-      filter: filterPath,
-      maxBodySize,
-    });
-    nginx = spawn(NGINX, args, { stdio: "inherit", detached: true });
-    nginx.once("error", (error) => {
-      log(`cannot start ${NGINX}: ${error.message}`);
-      nginx = undefined; // never started: no exit to wait for
-      stopAll(1);
-    });
-    nginx.once("exit", (code, signal) => {
-      if (stopping) return;
-      log(`nginx exited (${signal ?? `code ${code}`}); stopping everything`);
-      killNginxGroup(); // workers a killed master left behind still hold the port
-      stopAll(1);
-    });
-    log(`nginx on port ${port}: api.${domain} is the route API, every other host is routed (bodies up to ${maxBodySize})`);
+    return stopAll(1);
   }
+  // Opening a FIFO for reading waits for its writer (nginx's master), and the
+  // writer waits for a reader: start reading first.
+  createReadStream(accessLog).pipe(process.stdout, { end: false });
+  const args = writeNginxConf({
+    accessLog,
+    stateDir,
+    runtimeDir,
+    pages,
+    listen: port,
+    domain,
+    apiListen,
+    resolverSocket,
+    module: modulePath,
+    filter: filterPath,
+    maxBodySize,
+  });
+  nginx = spawn(NGINX, args, { stdio: "inherit", detached: true });
+  nginx.once("error", (error) => {
+    log(`cannot start ${NGINX}: ${error.message}`);
+    nginx = undefined; // never started: no exit to wait for
+    stopAll(1);
+  });
+  nginx.once("exit", (code, signal) => {
+    if (stopping) return;
+    log(`nginx exited (${signal ?? `code ${code}`}); stopping everything`);
+    killNginxGroup(); // workers a killed master left behind still hold the port
+    stopAll(1);
+  });
+  log(`nginx on port ${port}: api.${domain} is the route API, every other host is routed (bodies up to ${maxBodySize})`);
 }

@@ -68,13 +68,15 @@ test.serial("a route API killed with SIGKILL is restarted while cached hosts kee
     while (outage) statuses.push(await send(run.port, "cached.example.com", "/").then((r) => r.status, () => 0));
   })();
   const firstPid = Number((await run.waitForOutput(/route API started \(pid (\d+)\)/, "the API's pid"))[1]);
+  const killedAt = Date.now();
   process.kill(firstPid, "SIGKILL");
   const back = await run.waitForOutput(/route API is back \(pid (\d+)\)/, "the API to be restarted", 30_000);
   t.not(Number(back[1]), firstPid);
-  const ms = await eventually(async () => (await send(run.port, "api.localhost", "/healthz")).status === 200, "the API to answer", 20_000);
+  await eventually(async () => (await send(run.port, "api.localhost", "/healthz")).status === 200, "the API to answer", 20_000);
+  const downMs = Date.now() - killedAt;
   outage = false;
   await traffic;
-  t.log(`API answering again ${ms} ms after the restart was logged; ${statuses.length} requests during the outage`);
+  t.log(`the API answered again ${downMs} ms after kill -9; ${statuses.length} requests for the cached host meanwhile`);
   t.regex(run.output(), /route API exited \(SIGKILL\); restarting it in [\d.]+ s/);
   t.true(statuses.length > 0);
   t.deepEqual([...new Set(statuses)], [200], "every request for the cached host was answered");
