@@ -76,23 +76,28 @@ export interface DownloadSource {
   address: string;
   bytes: number;
   sha256: string;
+  /** Responses handed in full to the kernel: what the client has not read is then in nginx's buffers. */
+  finished: number;
 }
 
 /** Answers every request with the same `bytes` random bytes. */
 export async function startDownloadSource(t: ExecutionContext, bytes: number): Promise<DownloadSource> {
   const body = randomBytes(bytes);
+  const source = { address: "", bytes, sha256: createHash("sha256").update(body).digest("hex"), finished: 0 };
   const server = http.createServer((_req, res) => {
     res.setHeader("Content-Type", "application/octet-stream");
+    res.on("finish", () => source.finished++);
     res.end(body);
   });
-  return { address: await listen(t, server), bytes, sha256: createHash("sha256").update(body).digest("hex") };
+  source.address = await listen(t, server);
+  return source;
 }
 
 /**
- * GETs through nginx but reads nothing for `pauseMs` first: nginx must hold what the
- * backend sends meanwhile, beyond its memory buffers in a temporary file.
+ * GETs through nginx but reads nothing until `resume` resolves: meanwhile nginx must
+ * hold what the backend sends, beyond its memory buffers in a temporary file.
  */
-export function slowDownload(port: number, host: string, pauseMs: number): Promise<{ status: number; bytes: number; sha256: string }> {
+export function slowDownload(port: number, host: string, resume: () => Promise<unknown>): Promise<{ status: number; bytes: number; sha256: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: "127.0.0.1", port, path: "/", agent: false, headers: { Host: host } }, (res) => {
       res.pause();
@@ -104,7 +109,10 @@ export function slowDownload(port: number, host: string, pauseMs: number): Promi
       });
       res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes, sha256: hash.digest("hex") }));
       res.on("error", reject);
-      setTimeout(() => res.resume(), pauseMs);
+      resume().then(
+        () => res.resume(),
+        (error) => (req.destroy(), reject(error)),
+      );
     });
     req.on("error", reject);
   });
