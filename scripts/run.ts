@@ -163,6 +163,7 @@ function stopAll(code: number): void {
   Promise.all(exits).then(() => {
     clearTimeout(force);
     killNginxGroup();
+    nginx = undefined; // its group id may be reused from now on
     cleanUp();
     process.exit(code);
   });
