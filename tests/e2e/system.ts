@@ -101,6 +101,8 @@ export interface SystemOptions {
   backendTimeout?: string;
   /** nginx with the seed's `proxy_pass http://$backend$request_uri` instead of the balancer. */
   seedProxyPass?: boolean;
+  /** More environment for the route API, e.g. BACKEND_HOSTS_FILE. */
+  apiEnv?: Record<string, string>;
 }
 
 export async function startSystem(t: ExecutionContext, options: SystemOptions = {}): Promise<System> {
@@ -110,7 +112,7 @@ export async function startSystem(t: ExecutionContext, options: SystemOptions = 
   chmodSync(stateDir, 0o755);
   const port = await freePort();
   const apiPort = await freePort();
-  const apiOptions = { stateDir, token: TOKEN, env: { API_LISTEN: `127.0.0.1:${apiPort}`, DOMAIN }, inheritEnv: true };
+  const apiOptions = { stateDir, token: TOKEN, env: { API_LISTEN: `127.0.0.1:${apiPort}`, DOMAIN, ...options.apiEnv }, inheritEnv: true };
   let api = await startService(apiOptions);
   let nginx: ChildProcess | undefined;
   let output = "";

@@ -4,6 +4,9 @@
 // request bodies stream to the backend intact, Server-Sent Events arrive one by
 // one, and ordinary requests keep the balancer's backend keep-alive.
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import http from "node:http";
 import net from "node:net";
 import test, { type ExecutionContext } from "ava";
@@ -133,3 +136,22 @@ for (const form of [
     await keepAlive(t, s, !form.seedProxyPass);
   });
 }
+
+test.serial("the balancer form: a streamed upload to a name whose first address refuses reaches the next address", async (t) => {
+  // Streaming bodies must not cost the balancer its retry: nothing of the body has
+  // gone out when the connect fails. multi.test is 127.0.0.9 (nothing listens), then 127.0.0.1.
+  const dir = mkdtempSync(join(tmpdir(), "set-backend-hosts-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const hostsFile = join(dir, "hosts");
+  writeFileSync(hostsFile, "127.0.0.9 multi.test\n127.0.0.1 multi.test\n");
+  const s = await startSystem(t, { apiEnv: { BACKEND_HOSTS_FILE: hostsFile } });
+  const sink = await startUploadSink(t);
+  const port = sink.address.split(":")[1];
+  await s.manage("POST", "/entries.json", { host: "retry.example.com", backend: `multi.test:${port}` });
+  const body = randomBytes(8 * MiB);
+  const result = await upload(t, s, sink, "retry.example.com", body);
+  t.deepEqual(result, { bytes: body.length, sha256: createHash("sha256").update(body).digest("hex") });
+  const refused = /connect\(\) failed \(111: Connection refused\) while connecting to upstream.*127\.0\.0\.9/;
+  await eventually(async () => refused.test(s.nginxOutput()), "nginx to log the refused first address");
+  t.pass();
+});
