@@ -245,4 +245,5 @@ function startNginx(): void {
     stopAll(1);
   });
   log(`nginx on port ${port}: api.${domain} is the route API, every other host is routed (bodies up to ${maxBodySize})`);
+  log(`nginx's workers open ${runtimeDir} (internal socket, error pages, temporary files); state is in ${stateDir}`);
 }
