@@ -157,8 +157,7 @@ function stopAll(code: number): void {
   }
   const force = setTimeout(() => {
     log("still stopping after 15 s: killing what is left");
-    killNginxGroup();
-    apiChild()?.kill("SIGKILL");
+    killAll();
   }, 15_000);
   Promise.all(exits).then(() => {
     clearTimeout(force);
@@ -169,8 +168,19 @@ function stopAll(code: number): void {
   });
 }
 
-process.on("SIGINT", () => stopAll(0));
-process.on("SIGTERM", () => stopAll(0));
+function killAll(): void {
+  killNginxGroup();
+  apiChild()?.kill("SIGKILL");
+}
+
+// A second Ctrl-C does not wait for the graceful stop (open WebSockets hold nginx up to 10 s).
+const onSignal = (): void => {
+  if (!stopping) return stopAll(0);
+  log("stopping now");
+  killAll();
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
 // Should this process die of an error, it takes its children along.
 process.on("exit", () => {
   const child = apiChild();
