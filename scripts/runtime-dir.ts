@@ -5,7 +5,7 @@
 // (routes, token) stays private too. As root the directory is mode 0750 with the
 // workers' group: workers can traverse it and read the pages, other users cannot,
 // and the socket in it is mode 0660 for the API's user and that group only.
-import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 
@@ -70,13 +70,23 @@ export function defaultRuntimeDir(stateDir: string): string {
   return join("/run/set-backend", id);
 }
 
+/** Creates the missing directories of `path` mode 0755 whatever the umask (root's may be 077). */
+function mkdirTraversable(path: string): void {
+  const missing: string[] = [];
+  for (let dir = resolve(path); !existsSync(dir); dir = dirname(dir)) missing.unshift(dir);
+  for (const dir of missing) {
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+  }
+}
+
 /**
  * Creates (or takes over) the runtime directory and copies the error pages into it.
  * `group` is the workers' gid when running as root. Returns the pages' directory.
  * Throws with a one-line reason when the directory cannot be used.
  */
 export function prepareRuntimeDir(dir: string, pagesFrom: string, group: number | undefined): string {
-  mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
+  mkdirTraversable(dirname(dir));
   mkdirSync(dir, { recursive: true, mode: 0o750 });
   const stat = lstatSync(dir);
   // Someone else's directory, or a symlink to one, must not receive our socket.
