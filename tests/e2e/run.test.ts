@@ -104,6 +104,16 @@ test.serial("when nginx's master dies, the launcher stops everything with a mess
   t.is(await probe(run.apiPort), "ECONNREFUSED", "the route API is stopped");
 });
 
+test.serial("MAX_BODY_SIZE is the routed hosts' body limit", async (t) => {
+  const run = await startLauncher(t, { MAX_BODY_SIZE: "4k" });
+  const app = await startEchoBackend(t, "app");
+  await run.manage("POST", "/entries.json", { host: "small.host.com", backend: app.address });
+  const post = (bytes: number) => send(run.port, "small.host.com", "/", { method: "POST", body: "x".repeat(bytes) });
+  t.is((await post(4096)).json().body.length, 4096);
+  t.is((await post(4097)).status, 413);
+  t.regex(run.output(), /bodies up to 4k/);
+});
+
 test.serial("bad settings stop the launcher at start with one line naming the variable", async (t) => {
   const result = spawnSync(process.execPath, ["--import=tsx", "scripts/run.ts"], {
     env: { ...process.env, MAX_BODY_SIZE: "lots" },
