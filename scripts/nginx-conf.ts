@@ -6,9 +6,21 @@ import { join, resolve } from "node:path";
 export const root = resolve(import.meta.dirname, "..");
 export const defaultModule = join(root, "build/modules/ngx_http_set_backend.so");
 export const defaultFilter = join(root, "build/resolver.wasm");
+export const defaultPages = join(root, "nginx/pages");
+/** The user nginx's workers run as (when the master runs as root); its group may open the internal socket. */
+export const WORKER_USER = "www-data";
+/** client_max_body_size of routed hosts unless MAX_BODY_SIZE says otherwise. */
+export const DEFAULT_MAX_BODY_SIZE = "100m";
 
 export interface NginxSite {
   stateDir: string;
+  /**
+   * What the workers open at request time: temporary directories live here, and
+   * the internal socket and the pages should. Defaults to `stateDir`.
+   */
+  runtimeDir?: string;
+  /** The error pages' directory (nginx/pages, or `make run`'s copy of it in the runtime directory). */
+  pages?: string;
   /** `port` or `address:port` for nginx's listeners. */
   listen: string;
   domain: string;
@@ -21,6 +33,18 @@ export interface NginxSite {
   filter?: string;
   /** proxy_read_timeout and proxy_send_timeout towards backends (nginx time, default 60s). */
   backendTimeout?: string;
+  /** client_max_body_size of routed hosts (nginx size: 100m, 1g; 0 is no limit). */
+  maxBodySize?: string;
+  /** Render the seed's `proxy_pass http://$backend$request_uri` instead of the balancer (tests run both). */
+  seedProxyPass?: boolean;
+}
+
+const BALANCER_PROXY_PASS = "proxy_pass http://routed;";
+const SEED_PROXY_PASS = "proxy_pass http://$backend$request_uri;";
+
+/** nginx's size syntax, as client_max_body_size accepts it. */
+export function isNginxSize(value: string): boolean {
+  return /^\d{1,12}[kKmMgG]?$/.test(value);
 }
 
 /** Fills {{NAME}} placeholders; a placeholder without a value is an error, not an empty string. */
@@ -38,20 +62,28 @@ export function writeNginxConf(site: NginxSite): string[] {
   const confPath = join(site.stateDir, "nginx.conf");
   const prefix = join(site.stateDir, "nginx");
   mkdirSync(prefix, { recursive: true });
-  writeFileSync(
-    confPath,
-    render(template, {
-      MODULE: site.module ?? defaultModule,
-      FILTER: site.filter ?? defaultFilter,
-      STATE_DIR: site.stateDir,
-      DOMAIN: site.domain,
-      PORT: site.listen,
-      API_LISTEN: site.apiListen,
-      RESOLVER_SOCKET: site.resolverSocket,
-      PAGES: join(root, "nginx/pages"),
-      ACCESS_LOG: site.accessLog,
-      BACKEND_TIMEOUT: site.backendTimeout ?? "60s",
-    }),
-  );
+  const maxBodySize = site.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
+  if (!isNginxSize(maxBodySize)) throw new Error(`not an nginx size: ${JSON.stringify(maxBodySize)}`);
+  let conf = render(template, {
+    MODULE: site.module ?? defaultModule,
+    FILTER: site.filter ?? defaultFilter,
+    WORKER_USER,
+    STATE_DIR: site.stateDir,
+    RUNTIME_DIR: site.runtimeDir ?? site.stateDir,
+    DOMAIN: site.domain,
+    PORT: site.listen,
+    API_LISTEN: site.apiListen,
+    RESOLVER_SOCKET: site.resolverSocket,
+    PAGES: site.pages ?? defaultPages,
+    ACCESS_LOG: site.accessLog,
+    BACKEND_TIMEOUT: site.backendTimeout ?? "60s",
+    MAX_BODY_SIZE: maxBodySize,
+  });
+  if (site.seedProxyPass) {
+    // The template's active line, swapped; the template has it exactly once.
+    if (conf.split(BALANCER_PROXY_PASS).length !== 2) throw new Error(`the nginx template has no single "${BALANCER_PROXY_PASS}" line`);
+    conf = conf.replace(BALANCER_PROXY_PASS, () => SEED_PROXY_PASS);
+  }
+  writeFileSync(confPath, conf);
   return ["-p", prefix, "-c", confPath, "-g", "daemon off;"];
 }

@@ -97,14 +97,22 @@ function waitUntil(check: () => Promise<boolean>, what: string, ms = 20_000): Pr
   });
 }
 
-export async function startSystem(t: ExecutionContext, options: { backendTimeout?: string } = {}): Promise<System> {
+export interface SystemOptions {
+  backendTimeout?: string;
+  /** nginx with the seed's `proxy_pass http://$backend$request_uri` instead of the balancer. */
+  seedProxyPass?: boolean;
+  /** More environment for the route API, e.g. BACKEND_HOSTS_FILE. */
+  apiEnv?: Record<string, string>;
+}
+
+export async function startSystem(t: ExecutionContext, options: SystemOptions = {}): Promise<System> {
   requireBuilt();
   const stateDir = mkdtempSync(join(tmpdir(), "set-backend-e2e-"));
   // nginx's workers (www-data) must reach the API's socket in here.
   chmodSync(stateDir, 0o755);
   const port = await freePort();
   const apiPort = await freePort();
-  const apiOptions = { stateDir, token: TOKEN, env: { API_LISTEN: `127.0.0.1:${apiPort}`, DOMAIN }, inheritEnv: true };
+  const apiOptions = { stateDir, token: TOKEN, env: { API_LISTEN: `127.0.0.1:${apiPort}`, DOMAIN, ...options.apiEnv }, inheritEnv: true };
   let api = await startService(apiOptions);
   let nginx: ChildProcess | undefined;
   let output = "";
@@ -144,6 +152,7 @@ export async function startSystem(t: ExecutionContext, options: { backendTimeout
         resolverSocket: socketPathOf(api.internal),
         accessLog: join(stateDir, "access.log"),
         backendTimeout: options.backendTimeout,
+        seedProxyPass: options.seedProxyPass,
       });
       nginx = spawn("/usr/sbin/nginx", args, { stdio: ["ignore", "pipe", "pipe"] });
       nginx.stdout!.on("data", (d: Buffer) => (output += d));
