@@ -22,6 +22,8 @@ const domain = env.DOMAIN || "localhost";
 const edgeCount = Number(env.FLEET_EDGES || "2");
 const firstPort = Number(env.FLEET_PORT || "8081");
 const firstApiPort = Number(env.FLEET_API_PORT || "9001");
+// Each edge's loopback listener of its nginx metrics (set_backend_metrics).
+const firstMetricsPort = Number(env.FLEET_METRICS_PORT || "9145");
 // Client ports of the three members, each member's peer port one above: etcd's
 // convention for a local cluster (2379, 22379, 32379), moved off 2379, where
 // Debian's etcd-server package starts a system etcd.
@@ -34,7 +36,7 @@ function fail(message: string): never {
 
 if (!/^[A-Za-z0-9.-]+$/.test(domain)) fail(`DOMAIN must be a DNS name, got ${JSON.stringify(domain)}`);
 if (!Number.isInteger(edgeCount) || edgeCount < 1 || edgeCount > 9) fail(`FLEET_EDGES must be 1 to 9, got ${JSON.stringify(env.FLEET_EDGES)}`);
-for (const [name, port] of [["FLEET_PORT", firstPort], ["FLEET_API_PORT", firstApiPort]] as const) {
+for (const [name, port] of [["FLEET_PORT", firstPort], ["FLEET_API_PORT", firstApiPort], ["FLEET_METRICS_PORT", firstMetricsPort]] as const) {
   if (!Number.isInteger(port) || port < 1 || port + edgeCount - 1 > 65535) fail(`${name} must be a port, got ${JSON.stringify(env[name])}`);
 }
 if (etcdClientPorts.length !== 3 || !etcdClientPorts.every((p) => Number.isInteger(p) && p >= 1 && p < 65535)) {
@@ -145,6 +147,7 @@ for (let i = 1; i <= edgeCount; i++) {
   mkdirSync(edgeDir, { recursive: true, mode: 0o755 });
   const apiListen = `127.0.0.1:${firstApiPort + i - 1}`;
   const port = String(firstPort + i - 1);
+  const metricsPort = firstMetricsPort + i - 1;
   const resolverSocket = join(edgeDir, "resolver.sock");
   const api = start(`edge-${i} api`, process.execPath, ["--import=tsx", join(root, "api/src/main.ts")], {
     env: {
@@ -153,6 +156,7 @@ for (let i = 1; i <= edgeCount; i++) {
       API_LISTEN: apiListen,
       DOMAIN: domain,
       ROUTE_STORE: "etcd",
+      EDGE_METRICS_URL: `http://127.0.0.1:${metricsPort}/metrics`,
       ETCD_ENDPOINTS: endpoints,
       ...(env.API_TOKEN ? {} : { API_TOKEN_FILE: tokenFile }),
     },
@@ -171,7 +175,7 @@ for (let i = 1; i <= edgeCount; i++) {
   const mkfifo = spawnSync("mkfifo", ["-m", "0600", accessLog]);
   if (mkfifo.status !== 0) fail(`cannot create ${accessLog}: ${mkfifo.stderr}`);
   label(`edge-${i} access`, createReadStream(accessLog));
-  const args = writeNginxConf({ accessLog, stateDir: edgeDir, listen: port, domain, apiListen, resolverSocket });
+  const args = writeNginxConf({ accessLog, stateDir: edgeDir, listen: port, metricsPort, domain, apiListen, resolverSocket });
   start(`edge-${i} nginx`, "/usr/sbin/nginx", args, { fatal: true });
   process.stderr.write(`make fleet: edge-${i} on port ${port} (api.${domain} is its route API, ${apiListen} directly), state in ${edgeDir}\n`);
 }

@@ -23,6 +23,8 @@ export interface NginxSite {
   pages?: string;
   /** `port` or `address:port` for nginx's listeners. */
   listen: string;
+  /** The loopback port of the edge metrics listener (`set_backend_metrics`). */
+  metricsPort: number;
   domain: string;
   /** The route API's public listener, host:port. */
   apiListen: string;
@@ -72,6 +74,7 @@ export function writeNginxConf(site: NginxSite): string[] {
     RUNTIME_DIR: site.runtimeDir ?? site.stateDir,
     DOMAIN: site.domain,
     PORT: site.listen,
+    METRICS_PORT: String(site.metricsPort),
     API_LISTEN: site.apiListen,
     RESOLVER_SOCKET: site.resolverSocket,
     PAGES: site.pages ?? defaultPages,

@@ -28,6 +28,8 @@ const domain = env.DOMAIN || "localhost";
 const port = env.PORT || "8080";
 const apiListen = env.API_LISTEN || "127.0.0.1:9000";
 const maxBodySize = env.MAX_BODY_SIZE || DEFAULT_MAX_BODY_SIZE;
+// The edge metrics' loopback listener (docs/metrics.md); the route API passes them on at /edge/metrics.
+const metricsPort = Number(env.METRICS_PORT || "9145");
 const modulePath = env.SET_BACKEND_MODULE || defaultModule;
 const filterPath = env.SET_BACKEND_FILTER || defaultFilter;
 
@@ -45,6 +47,7 @@ if (!/^[A-Za-z0-9.-]+$/.test(domain)) fail(`DOMAIN must be a DNS name, got ${JSO
 const portMatch = /^(?:(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?(\d{1,5})$/.exec(port);
 const portNumber = Number(portMatch?.[1]);
 if (!portMatch || portNumber < 1 || portNumber > 65535) fail(`PORT must be a port (1-65535) or address:port, got ${JSON.stringify(port)}`);
+if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) fail(`METRICS_PORT must be a port (1-65535), got ${JSON.stringify(env.METRICS_PORT)}`);
 if (!isNginxSize(maxBodySize)) fail(`MAX_BODY_SIZE must be an nginx size such as 100m or 1g (0: no limit), got ${JSON.stringify(maxBodySize)}`);
 
 // As root, nginx's workers drop to WORKER_USER; they must reach the runtime directory.
@@ -103,6 +106,7 @@ function startApi(): ChildProcess {
       API_LISTEN: apiListen,
       DOMAIN: domain,
       RESOLVER_LISTEN: `unix:${resolverSocket}`,
+      EDGE_METRICS_URL: env.EDGE_METRICS_URL || `http://127.0.0.1:${metricsPort}/metrics`,
       // The socket is mode 0660: this user and the workers' group.
       ...(workers ? { SOCKET_GROUP: String(workers.gids[0]) } : {}),
     },
@@ -235,6 +239,7 @@ function startNginx(): void {
     runtimeDir,
     pages,
     listen: port,
+    metricsPort,
     domain,
     apiListen,
     resolverSocket,

@@ -52,8 +52,9 @@ export async function startLauncher(t: ExecutionContext, env: Record<string, str
   const stateDir = join(privateDir, "state");
   const port = await freePort();
   const apiPort = await freePort();
+  const metricsPort = await freePort();
   const child = spawn(process.execPath, ["--import=tsx", "scripts/run.ts"], {
-    env: { ...process.env, STATE_DIR: stateDir, PORT: `127.0.0.1:${port}`, API_LISTEN: `127.0.0.1:${apiPort}`, ...env },
+    env: { ...process.env, STATE_DIR: stateDir, PORT: `127.0.0.1:${port}`, API_LISTEN: `127.0.0.1:${apiPort}`, METRICS_PORT: String(metricsPort), ...env },
     stdio: ["ignore", "pipe", "pipe"],
     // Its own process group, as a terminal gives `make run`: Ctrl-C signals the group.
     detached: true,

@@ -112,7 +112,8 @@ export async function startSystem(t: ExecutionContext, options: SystemOptions = 
   chmodSync(stateDir, 0o755);
   const port = await freePort();
   const apiPort = await freePort();
-  const apiOptions = { stateDir, token: TOKEN, env: { API_LISTEN: `127.0.0.1:${apiPort}`, DOMAIN, ...options.apiEnv }, inheritEnv: true };
+  const metricsPort = await freePort();
+  const apiOptions = { stateDir, token: TOKEN, env: { API_LISTEN: `127.0.0.1:${apiPort}`, DOMAIN, EDGE_METRICS_URL: `http://127.0.0.1:${metricsPort}/metrics`, ...options.apiEnv }, inheritEnv: true };
   let api = await startService(apiOptions);
   let nginx: ChildProcess | undefined;
   let output = "";
@@ -147,6 +148,7 @@ export async function startSystem(t: ExecutionContext, options: SystemOptions = 
       const args = writeNginxConf({
         stateDir,
         listen: `127.0.0.1:${port}`,
+        metricsPort,
         domain: DOMAIN,
         apiListen: `127.0.0.1:${apiPort}`,
         resolverSocket: socketPathOf(api.internal),

@@ -51,10 +51,11 @@ test("make fleet: etcd and two edges, labelled output, SIGINT stops everything",
   };
   const edgePort = await pick();
   const apiPort = await pick();
+  const metricsPort = await pick();
   const etcdPorts = [await pick(), await pick(), await pick()];
 
   const fleet = spawn(process.execPath, ["--import=tsx", "scripts/fleet.ts"], {
-    env: { ...process.env, STATE_DIR: stateDir, FLEET_PORT: String(edgePort), FLEET_API_PORT: String(apiPort), FLEET_ETCD_PORTS: etcdPorts.join(",") },
+    env: { ...process.env, STATE_DIR: stateDir, FLEET_PORT: String(edgePort), FLEET_API_PORT: String(apiPort), FLEET_METRICS_PORT: String(metricsPort), FLEET_ETCD_PORTS: etcdPorts.join(",") },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -58,6 +58,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
   chmodSync(stateDir, 0o755);
   const port = await freePort();
   const apiPort = await freePort();
+  const metricsPort = await freePort();
   const apiOptions = {
     stateDir,
     token: TOKEN,
@@ -120,6 +121,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     const args = writeNginxConf({
       stateDir,
       listen: `127.0.0.1:${port}`,
+      metricsPort,
       domain: DOMAIN,
       // Where the API listens (at a quiet LOG_LEVEL the service helper picks the port itself).
       apiListen: "host" in api.public ? `${api.public.host}:${api.public.port}` : `127.0.0.1:${apiPort}`,
