@@ -122,6 +122,22 @@ export const openapi = {
         responses: { "204": { description: "Deleted" }, "400": invalid, "401": unauthorized, "404": errorResponse("No such route") },
       },
     },
+    "/entries/export": {
+      get: {
+        summary: "Export routes as NDJSON, sorted by host",
+        description:
+          "Streams one `{\"host\",\"backend\"}` object a line from one snapshot of the table: the format `POST /entries/import` takes, so an export imported again leaves the table as it was.",
+        security: [{ bearer: [] }],
+        parameters: [
+          { name: "prefix", in: "query", schema: { type: "string", maxLength: 300 }, description: "Only hosts starting with this" },
+        ],
+        responses: {
+          "200": { description: "Routes, one JSON object a line", content: { "application/x-ndjson": { schema: { type: "string" } } } },
+          "400": errorResponse("Invalid query parameter"),
+          "401": unauthorized,
+        },
+      },
+    },
     "/entries/import": {
       post: {
         summary: "Import routes from NDJSON, all or nothing",

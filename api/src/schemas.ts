@@ -16,6 +16,8 @@ export const ListQuery = z.strictObject({
   limit: count(MAX_PAGE).optional(),
 });
 
+export const ExportQuery = z.strictObject({ prefix: z.string().max(300).optional() });
+
 export const MAX_WAIT_MS = 30_000;
 export const ChangesQuery = z.strictObject({
   since: seq,

@@ -76,6 +76,9 @@ const calls: Call[] = [
   { method: "DELETE", path: "/entries/put.example.com.json", template: "/entries/{host}.json", status: 404 },
   { method: "DELETE", path: "/entries/a%20b.json", template: "/entries/{host}.json", status: 400 },
   { method: "DELETE", path: "/entries/a.example.com.json", template: "/entries/{host}.json", status: 401, auth: false },
+  { method: "GET", path: "/entries/export", template: "/entries/export", status: 200 },
+  { method: "GET", path: "/entries/export?limit=1", template: "/entries/export", status: 400 },
+  { method: "GET", path: "/entries/export", template: "/entries/export", status: 401, auth: false },
   {
     method: "POST",
     path: "/entries/import",

@@ -6,7 +6,7 @@ import { normalizeBackend } from "../backend.ts";
 import { NDJSON_TYPES, readBytes, readJson, requireContentType } from "../body.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { normalizeRouteHost } from "../hosts.ts";
-import { BackendBody, EntryBody, ListQuery, check } from "../schemas.ts";
+import { BackendBody, EntryBody, ExportQuery, ListQuery, check } from "../schemas.ts";
 import type { Entry, RouteStore } from "../store.ts";
 
 export interface EntriesOptions {
@@ -31,6 +31,22 @@ function* jsonArray(entries: Iterable<Entry>): Generator<string> {
     }
   }
   yield chunk + (first ? "]\n" : "\n]\n");
+}
+
+// The export is the import's format, one {"host","backend"} object a line, so
+// that `export | import` gives back the same table.
+function* ndjsonLines(entries: Iterable<Entry>): Generator<string> {
+  let chunk = "";
+  let pending = 0;
+  for (const entry of entries) {
+    chunk += JSON.stringify({ host: entry.host, backend: entry.backend }) + "\n";
+    if (++pending === CHUNK) {
+      yield chunk;
+      chunk = "";
+      pending = 0;
+    }
+  }
+  if (chunk !== "") yield chunk;
 }
 
 function routeHostParam(ctx: Context): string {
@@ -90,6 +106,14 @@ export function entriesRouter({ store, importLimitBytes }: EntriesOptions): Rout
     if (!(await store.delete(host))) throw notFound(`no route for ${host}`);
     ctx.log.info({ host }, "route deleted");
     ctx.status = 204;
+  });
+
+  router.get("/entries/export", (ctx) => {
+    const query = check(ExportQuery, ctx.query, "query");
+    ctx.type = "application/x-ndjson";
+    // store.list reads one snapshot lazily: the export is consistent and a
+    // million routes never sit in memory.
+    ctx.body = Readable.from(ndjsonLines(store.list(query)), { objectMode: false });
   });
 
   router.post("/entries/import", async (ctx) => {
