@@ -1,0 +1,76 @@
+// Runs the real `set-backend` bin (cli/bin.mjs, as npx does) against a real route
+// API process on loopback, from a clean environment.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ExecutionContext } from "ava";
+import { startService, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
+
+export const BIN = fileURLToPath(new URL("../../cli/bin.mjs", import.meta.url));
+export const TOKEN = "cli-test-token-0123456789";
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Api {
+  service: ServiceProcess;
+  url: string;
+  /** Runs the CLI with this API's URL and token in its environment (unless `env` says otherwise). */
+  cli(args: string[], options?: { env?: Record<string, string>; input?: string; cwd?: string }): Promise<Run>;
+}
+
+export function runCli(args: string[], options: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd ?? tmpdir(),
+      // Nothing of the caller's SET_BACKEND_* or STATE_DIR leaks in.
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input);
+  });
+}
+
+export function tempDir(t: ExecutionContext, name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `set-backend-${name}-`));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A route API process with its own state directory, stopped after the test. */
+export async function startApi(t: ExecutionContext, options: { token?: string | null; env?: Record<string, string> } = {}): Promise<Api> {
+  const stateDir = tempDir(t, "cli-api");
+  const token = options.token === null ? undefined : (options.token ?? TOKEN);
+  const service = await startService({ stateDir, ...(token ? { token } : {}), env: { LOG_LEVEL: "warn", ...options.env } });
+  t.teardown(() => service.stop());
+  // LOG_LEVEL warn makes startService pick the port and poll: the public target is TCP.
+  const { host, port } = service.public as { host: string; port: number };
+  const url = `http://${host}:${port}`;
+  return {
+    service,
+    url,
+    cli: (args, init = {}) =>
+      runCli(args, { ...init, env: { SET_BACKEND_URL: url, SET_BACKEND_TOKEN: service.token, ...init.env } }),
+  };
+}
+
+/** `count` NDJSON routes h<i>.<domain>. */
+export function routeLines(count: number, domain = "example.com"): string {
+  let body = "";
+  for (let i = 0; i < count; i++) body += JSON.stringify({ host: `h${i}.${domain}`, backend: `10.0.${i % 250}.1:${1000 + (i % 60_000)}` }) + "\n";
+  return body;
+}
+
+/** Lines of output, without the trailing empty one. */
+export const linesOf = (text: string) => text.split("\n").filter((line) => line !== "");
