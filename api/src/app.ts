@@ -12,6 +12,7 @@ import { docsRouter } from "./routes/docs.ts";
 import { edgeRouter } from "./routes/edge.ts";
 import { entriesRouter } from "./routes/entries.ts";
 import { lookupsRouter } from "./routes/lookups.ts";
+import { uiRouter } from "./routes/ui.ts";
 import type { BackendNames } from "./names.ts";
 import type { RouteStore } from "./store.ts";
 
@@ -82,6 +83,8 @@ export function createApps(options: AppOptions): { publicApp: Koa; internalApp: 
   docs.get("/healthz", health(store));
   docs.get("/metrics", requireToken, metrics.serve);
   mount(publicApp, docs);
+  const ui = uiRouter();
+  mount(publicApp, ui);
   const entries = entriesRouter({ store, importLimitBytes: options.importLimitBytes });
   publicApp.use(async (ctx, next) => (ctx.path.startsWith("/entries") ? requireToken(ctx, next) : next()));
   mount(publicApp, entries);
@@ -94,5 +97,5 @@ export function createApps(options: AppOptions): { publicApp: Koa; internalApp: 
   lookups.get("/metrics", metrics.serve);
   mount(internalApp, lookups);
 
-  return { publicApp, internalApp, publicRoutes: routesOf(docs, entries, edge), internalRoutes: routesOf(lookups) };
+  return { publicApp, internalApp, publicRoutes: routesOf(docs, ui, entries, edge), internalRoutes: routesOf(lookups) };
 }

@@ -265,6 +265,22 @@ export const openapi = {
         responses: { "200": { description: "OpenAPI 3.1", content: { "application/json": { schema: { type: "object" } } } } },
       },
     },
+    "/ui": {
+      get: {
+        summary: "The admin page: sign in with the token, search, edit and import routes, live status",
+        responses: { "200": { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } },
+      },
+    },
+    "/ui/{file}": {
+      parameters: [{ name: "file", in: "path", required: true, description: "A script or style sheet of the admin page", schema: { type: "string" } }],
+      get: {
+        summary: "A file of the admin page",
+        responses: {
+          "200": { description: "JavaScript, CSS or an SVG icon", content: { "text/javascript": { schema: { type: "string" } } } },
+          "404": errorResponse("No such file"),
+        },
+      },
+    },
     "/": {
       get: {
         summary: "The API's documentation page",
