@@ -17,7 +17,7 @@ HOST_SOURCES := Cargo.toml Cargo.lock $(shell find host -name '*.rs' -o -name Ca
 NGINX_SOURCES := $(HOST_SOURCES) $(shell find nginx -name '*.rs' -o -name Cargo.toml 2>/dev/null) scripts/build-native.sh
 WASM_SOURCES := asconfig.json $(shell find wasm/src -name '*.ts' 2>/dev/null)
 
-.PHONY: all deps build run api test typecheck test-api test-wasm test-rust test-binding test-filter \
+.PHONY: all deps build run api test typecheck test-api test-cli test-ui test-wasm test-rust test-binding test-filter \
         test-nginx test-e2e bench bench-deps bench-api bench-import bench-host bench-routing bench-zone clean \
         etcd-deps fleet test-fleet bench-fleet
 
@@ -47,13 +47,23 @@ run: build
 api: deps
 	node --import=tsx api/src/main.ts
 
-test: typecheck test-api test-wasm test-rust test-binding test-filter test-nginx test-e2e test-fleet
+test: typecheck test-api test-cli test-ui test-wasm test-rust test-binding test-filter test-nginx test-e2e test-fleet
 
 typecheck: deps
 	npx tsc --noEmit -p .
 
 test-api: deps
 	npx ava 'api/**/*.test.ts'
+
+# The set-backend command (cli/) run as a process against a real route API.
+test-cli: deps
+	npx ava --serial --concurrency=1 'tests/cli/*.test.ts'
+
+# The admin page (/ui) in Debian's Chromium, driven by playwright-core, which
+# never downloads a browser of its own.
+test-ui: deps
+	@scripts/system-deps.sh chromium
+	npx ava 'tests/ui/*.test.ts'
 
 test-wasm: deps $(FILTER)
 	node wasm/scripts/check-module.mjs
