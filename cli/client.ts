@@ -76,6 +76,13 @@ export class Api {
         },
         (res) => {
           answered = true;
+          // An answer before the whole body was sent (413, 401): stop sending, or
+          // the half-sent request would hold the process until the API times it out.
+          res.once("end", () => {
+            if (req.writableFinished) return;
+            req.destroy();
+            if (options.body && typeof options.body === "object" && !Buffer.isBuffer(options.body)) options.body.destroy();
+          });
           resolve(res);
         },
       );
