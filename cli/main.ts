@@ -1,4 +1,5 @@
 // set-backend: the route API from the command line. `npx set-backend --help`.
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { Api } from "./client.ts";
 import { CliError, EXIT } from "./exit.ts";
@@ -20,9 +21,12 @@ function context(command: Command): { api: Api; out: Output } {
   return { api: new Api(settings), out: new Output(settings.json) };
 }
 
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+
 function program(): Command {
   const root = new Command("set-backend")
     .description("Manage set-backend's routes (Host → backend) through its route API.")
+    .version(version)
     // The environment is read in settings.ts, which also knows where each value came from.
     .option("--url <url>", `the route API's base URL (env SET_BACKEND_URL; default ${DEFAULT_URL})`)
     .option("--token <token>", "the API's bearer token (env SET_BACKEND_TOKEN)")
