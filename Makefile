@@ -57,7 +57,7 @@ test-api: deps
 
 # The set-backend command (cli/) run as a process against a real route API.
 test-cli: deps
-	npx ava --serial --concurrency=1 'tests/cli/*.test.ts'
+	npx ava --serial --concurrency=2 'tests/cli/*.test.ts'
 
 # The admin page (/ui) in Debian's Chromium, driven by playwright-core, which
 # never downloads a browser of its own.

@@ -53,7 +53,8 @@ pre{background:#f6f8fa;padding:1rem;overflow:auto}code{font-size:.9em}</style></
 <p>${escapeHtml(openapi.info.description)}</p>
 <p>Calls marked <em>token</em> need <code>Authorization: Bearer &lt;token&gt;</code>. Errors are
 <code>{"error": "&lt;code&gt;", "message": "&lt;text&gt;"}</code> with a 4xx status. The machine-readable
-description is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
+description is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1). The admin page is <a href="/ui">/ui</a>; the
+<code>set-backend</code> command (<code>npx set-backend --help</code> in a clone) speaks this API too.</p>
 <h2>Examples</h2><pre>${escapeHtml(examples(domain))}</pre>
 <h2>Routes</h2><table><tr><th>call</th><th>what it does</th><th>auth</th><th>answers</th></tr>
 ${rows.join("\n")}</table>
