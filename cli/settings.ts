@@ -1,10 +1,12 @@
 // Where the API is and how to authenticate: flags first, then the environment,
 // then `make run`'s defaults (the API's own listener and its token file).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { CliError, EXIT } from "./exit.ts";
 
 export const DEFAULT_URL = "http://127.0.0.1:9000";
+const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 export interface GlobalOptions {
   url?: string;
@@ -60,7 +62,11 @@ function readTokenFile(path: string): string | undefined {
 
 export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Settings {
   const url = parseUrl(options.url ?? (env.SET_BACKEND_URL || DEFAULT_URL));
-  const defaultTokenFile = join(env.STATE_DIR || ".run", "api-token");
+  // make run keeps its state in the clone's .run/: found from the working directory,
+  // else next to this CLI (the same clone), so `npx set-backend` works from any subdirectory.
+  const defaultTokenFile = env.STATE_DIR
+    ? join(env.STATE_DIR, "api-token")
+    : [resolve(".run", "api-token"), join(REPO_ROOT, ".run", "api-token")].find((file) => existsSync(file)) ?? resolve(".run", "api-token");
   let token: string | undefined;
   let tokenSource: string;
   if (options.token) {

@@ -10,6 +10,7 @@ import { startService, type ServiceProcess } from "../../api/test/fixtures/servi
 
 export const BIN = fileURLToPath(new URL("../../cli/bin.mjs", import.meta.url));
 export const TOKEN = "cli-test-token-0123456789";
+const NO_STATE = join(tmpdir(), "set-backend-cli-test-no-state");
 
 export interface Run {
   code: number | null;
@@ -28,8 +29,10 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd ?? tmpdir(),
-      // Nothing of the caller's SET_BACKEND_* or STATE_DIR leaks in.
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...options.env },
+      // Nothing of the caller's SET_BACKEND_* or STATE_DIR leaks in, and a STATE_DIR
+      // without a token file keeps the CLI from finding this clone's .run/api-token
+      // (there after a `make run`); a test clears it to test that search.
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", STATE_DIR: NO_STATE, ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

@@ -31,7 +31,7 @@ test("the token comes from make run's file ($STATE_DIR/api-token, ./.run by defa
   const clone = tempDir(t, "cli-clone");
   mkdirSync(join(clone, ".run"));
   copyFileSync(join(stateDir, "api-token"), join(clone, ".run", "api-token"));
-  const fromRun = await runCli(["routes", "get", "f.example.com", "--url", api.url], { cwd: clone });
+  const fromRun = await runCli(["routes", "get", "f.example.com", "--url", api.url], { cwd: clone, env: { STATE_DIR: "" } });
   t.is(fromRun.code, 0, fromRun.stderr);
   const fromFile = await runCli(["routes", "get", "f.example.com", "--url", api.url, "--token-file", join(stateDir, "api-token")]);
   t.is(fromFile.code, 0, fromFile.stderr);
