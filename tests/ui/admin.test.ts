@@ -113,7 +113,13 @@ uiTest("add, edit with the API's validation error next to the field, delete", as
   await page.getByRole("cell", { name: "shop.example.com", exact: true }).waitFor();
   t.is((await api.cli(["routes", "get", "shop.example.com"])).stdout, "shop.example.com → localhost:3000\n");
 
-  await page.getByRole("button", { name: "Edit shop.example.com" }).click();
+  // By keyboard: from the search field, Tab past Search to the row's Edit, Enter.
+  await page.getByLabel("Hosts starting with").focus();
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  t.is(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Edit shop.example.com");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Edit route" }).waitFor();
   t.is(await page.evaluate(() => document.activeElement?.id), "route-backend", "editing starts in the backend field");
   t.true(await page.getByLabel("Host", { exact: true }).evaluate((input: HTMLInputElement) => input.readOnly));
   await page.getByLabel("Backend", { exact: true }).fill("localhost:99999");
