@@ -1,8 +1,10 @@
 // set-backend status, where the CLI finds the API and its token (make run's
 // token file, api.localhost), and edge metrics from a Prometheus text URL.
-import { copyFileSync, mkdirSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import test from "ava";
 import { linesOf, runCli, startApi, tempDir } from "./harness.ts";
 
@@ -96,4 +98,18 @@ test("status --edge sums the edge's set_backend_ metrics and derives the hit rat
   t.is(down.code, 5);
   t.regex(down.stdout, /^route API .*: ok, 0 routes/, "the API's line is still printed");
   t.is(down.stderr, `set-backend: cannot reach the edge metrics at ${edgeUrl}: connection refused\n`);
+});
+
+test("npx set-backend in the clone runs this repository's bin (package.json \"bin\"), offline", async (t) => {
+  const repo = fileURLToPath(new URL("../../", import.meta.url));
+  const run = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+    // As from a shell: npm's own npx, not the old one a dev dependency puts in node_modules/.bin.
+    const path = (process.env.PATH ?? "").split(":").filter((dir) => !dir.includes("node_modules")).join(":");
+    execFile("npx", ["--offline", "set-backend", "--version"], { cwd: join(repo, "api"), env: { PATH: path, HOME: process.env.HOME ?? "/root" } }, (error, stdout) => {
+      if (error && typeof error.code !== "number") return reject(error);
+      resolve({ code: error ? (error.code as number) : 0, stdout });
+    });
+  });
+  t.is(run.code, 0);
+  t.is(run.stdout, `${JSON.parse(readFileSync(join(repo, "package.json"), "utf8")).version}\n`);
 });
