@@ -40,7 +40,11 @@ function row(entry) {
   return tr;
 }
 
+// Answers can overtake each other while someone types: only the latest request's is shown.
+let latest = 0;
+
 export async function loadPage() {
+  const request = ++latest;
   const query = new URLSearchParams({ limit: String(PAGE + 1) });
   if (prefix) query.set("prefix", prefix);
   if (cursors[page] !== undefined) query.set("after", cursors[page]);
@@ -48,9 +52,10 @@ export async function loadPage() {
   try {
     rows = await call("GET", `/entries.json?${query}`);
   } catch (error) {
-    $("routes-caption").textContent = `Could not load routes: ${error.message}`;
+    if (request === latest) $("routes-caption").textContent = `Could not load routes: ${error.message}`;
     return;
   }
+  if (request !== latest) return;
   // One more than a page was asked for: whether it came says if there is a next page.
   const hasNext = rows.length > PAGE;
   const shown = rows.slice(0, PAGE);
