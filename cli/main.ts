@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { Api } from "./client.ts";
+import { DEFAULT_EDGE_URL } from "./edge.ts";
 import { CliError, EXIT } from "./exit.ts";
 import { importRoutes } from "./import.ts";
 import { Output } from "./output.ts";
@@ -97,10 +98,12 @@ function program(): Command {
   root
     .command("status")
     .description("the API's health, route count and change seq; edge metrics with --edge")
-    .option("--edge <url>", "nginx's Prometheus metrics URL, to show a few of its figures")
-    .action(async (opts: { edge?: string }, cmd: Command) => {
+    .option("--edge [url]", `also nginx's edge metrics (set_backend_metrics; env SET_BACKEND_EDGE_URL; default ${DEFAULT_EDGE_URL})`)
+    .action(async (opts: { edge?: string | true }, cmd: Command) => {
       const { api, out } = context(cmd);
-      await status(api, out, opts);
+      const fromEnv = process.env.SET_BACKEND_EDGE_URL || undefined;
+      const edge = opts.edge === true ? (fromEnv ?? DEFAULT_EDGE_URL) : (opts.edge ?? fromEnv);
+      await status(api, out, edge === undefined ? {} : { edge });
     });
   return root;
 }

@@ -1,7 +1,7 @@
 // status: is the API up, how many routes, which change; the token checked when
 // there is one; edge metrics when given their URL.
 import type { Api } from "./client.ts";
-import { describeEdge, fetchEdge, type EdgeFigures } from "./edge.ts";
+import { describeEdge, fetchEdgeText, summarize, type EdgeFigures } from "./edge.ts";
 import { CliError, EXIT } from "./exit.ts";
 import type { Output } from "./output.ts";
 
@@ -34,7 +34,7 @@ export async function status(api: Api, out: Output, options: { edge?: string }):
   let edgeError: CliError | undefined;
   if (options.edge) {
     try {
-      edge = await fetchEdge(options.edge, tokenFor(options.edge, api));
+      edge = summarize(options.edge, await fetchEdgeText(options.edge, tokenFor(options.edge, api)), health.seq);
     } catch (error) {
       if (!(error instanceof CliError)) throw error;
       edgeError = error;

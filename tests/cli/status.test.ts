@@ -6,7 +6,7 @@ import { createServer, type IncomingHttpHeaders } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
-import { linesOf, runCli, startApi, tempDir } from "./harness.ts";
+import { linesOf, routeLines, runCli, startApi, tempDir } from "./harness.ts";
 
 test("status: health, route count, change seq and whether the token is accepted", async (t) => {
   const api = await startApi(t);
@@ -58,20 +58,39 @@ test("--host-header sets the Host the API (or nginx in front of it) sees", async
   t.is(run.stdout, `route API ${url}: ok, 7 routes, change seq 9, token none\n`);
 });
 
-const EDGE_METRICS = `# HELP set_backend_requests_total Requests routed, by outcome
+// What nginx's set_backend_metrics serves (docs/metrics.md), with known values.
+const EDGE_METRICS = `# HELP set_backend_requests_total Requests by how routing ended
 # TYPE set_backend_requests_total counter
-set_backend_requests_total{outcome="hit",worker="0"} 60
-set_backend_requests_total{outcome="hit",worker="1"} 30
-set_backend_requests_total{outcome="miss",worker="0"} 10
-# TYPE set_backend_lookup_seconds histogram
-set_backend_lookup_seconds_bucket{le="0.001"} 5
-set_backend_lookup_seconds_count 10
-set_backend_lookup_seconds_sum 0.02
-nginx_unrelated_total 4
+set_backend_requests_total{waited="false",result="backend"} 27
+set_backend_requests_total{waited="true",result="backend"} 3
+set_backend_requests_total{waited="true",result="page",status="404"} 1
+set_backend_requests_total{waited="false",result="page",status="404"} 1
+set_backend_requests_total{waited="false",result="error"} 0
+set_backend_http_calls_total{result="2xx"} 5
+set_backend_http_calls_total{result="4xx"} 1
+set_backend_http_calls_total{result="failed"} 0
+set_backend_filter_traps_total{kind="fault"} 0
+set_backend_filter_traps_total{kind="deadline"} 1
+set_backend_filter_restarts_total 0
+set_backend_zone_bytes{state="total"} 8388608
+set_backend_zone_bytes{state="used"} 1048576
+set_backend_zone_entries 4
+set_backend_zone_evictions_total 0
+set_backend_workers_reporting 2
+# TYPE set_backend_filter_lookup_duration_ms histogram
+set_backend_filter_lookup_duration_ms_bucket{le="1"} 2
+set_backend_filter_lookup_duration_ms_bucket{le="+Inf"} 4
+set_backend_filter_lookup_duration_ms_sum 6
+set_backend_filter_lookup_duration_ms_count 4
+set_backend_filter_feed_seq 1
+set_backend_filter_feed_age_ms 120
+set_backend_filter_feed_resets_total 0
+set_backend_filter_stale_served_total 2
 `;
 
-test("status --edge sums the edge's set_backend_ metrics and derives the hit rate; an unreachable edge is exit 5", async (t) => {
+test("status --edge reads nginx's metrics: hit rate, lookups, feed lag against the API's seq, zone, faults; an unreachable edge is exit 5", async (t) => {
   const api = await startApi(t);
+  await api.cli(["routes", "import", "-"], { input: routeLines(3) });
   let authorization: string | undefined;
   const edge = createServer((req, res) => {
     authorization = req.headers.authorization;
@@ -81,22 +100,24 @@ test("status --edge sums the edge's set_backend_ metrics and derives the hit rat
   const edgeUrl = `http://127.0.0.1:${(edge.address() as { port: number }).port}/metrics`;
   const run = await api.cli(["status", "--edge", edgeUrl]);
   t.is(run.code, 0, run.stderr);
-  t.deepEqual(linesOf(run.stdout).slice(1), [
-    `edge ${edgeUrl}: 3 set_backend_ metric families`,
-    "  hit rate 90.0%",
-    "  set_backend_lookup_seconds_count 10",
-    "  set_backend_lookup_seconds_sum 0.02",
-    "  set_backend_requests_total 100  (outcome=hit 90, outcome=miss 10)",
+  t.deepEqual(linesOf(run.stdout), [
+    `route API ${api.url}: ok, 3 routes, change seq 3, token accepted`,
+    `edge ${edgeUrl}: 2 workers reporting`,
+    "  requests 32: 87.5% from the cache, 4 waited for a lookup, pages (404 2), 0 errors",
+    "  calls to the route API: 2xx 5, 4xx 1, failed 0; lookups take 1.5 ms on average",
+    "  change feed: at seq 1 (2 behind the API), last answer 120 ms ago, 0 resets",
+    "  cache zone: 1.0 MiB of 8.0 MiB used, 4 entries, 0 evictions",
+    "  filter: 0 faults, 1 deadline stops, 0 restarts, 2 stale served",
   ]);
   t.is(authorization, `Bearer ${api.service.token}`, "a loopback edge gets the token");
-  const json = JSON.parse((await api.cli(["status", "--edge", edgeUrl, "--json"])).stdout);
-  t.is(json.edge.hitRate, 0.9);
-  t.deepEqual(json.edge.families.set_backend_requests_total, { total: 100, by: { "outcome=hit": 90, "outcome=miss": 10 } });
+  // SET_BACKEND_EDGE_URL makes every status show the edge.
+  const json = JSON.parse((await api.cli(["status", "--json"], { env: { SET_BACKEND_EDGE_URL: edgeUrl } })).stdout);
+  t.like(json.edge, { url: edgeUrl, workers: 2, requests: { total: 32, hits: 28, hitRate: 0.875 }, feed: { seq: 1, behind: 2, ageMs: 120 } });
 
   await new Promise((resolve) => edge.close(resolve));
   const down = await api.cli(["status", "--edge", edgeUrl]);
   t.is(down.code, 5);
-  t.regex(down.stdout, /^route API .*: ok, 0 routes/, "the API's line is still printed");
+  t.regex(down.stdout, /^route API .*: ok, 3 routes/, "the API's line is still printed");
   t.is(down.stderr, `set-backend: cannot reach the edge metrics at ${edgeUrl}: connection refused\n`);
 });
 
