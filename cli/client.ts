@@ -137,6 +137,8 @@ export class Api {
     if (status === 404) return new CliError(EXIT.notFound, error, message);
     if (status === 413) return new CliError(EXIT.invalid, error, `${message} (the API's IMPORT_LIMIT_BYTES or 64 KiB for one route)`);
     if (status >= 400 && status < 500) return new CliError(EXIT.invalid, error, message, details);
+    // The API is up but what it stands in front of is not (GET /edge/metrics without its edge).
+    if (status === 503) return new CliError(EXIT.unreachable, error, message);
     return new CliError(EXIT.server, error, `the route API failed (${status}): ${message}`);
   }
 

@@ -1,13 +1,10 @@
 // Edge metrics for `status --edge`: nginx's set_backend_metrics page
-// (docs/metrics.md) read once and boiled down to the figures an operator asks
+// (docs/metrics.md), through the API's /edge/metrics or from its own URL, read once and boiled down to the figures an operator asks
 // first: hit rate, lookups, change-feed lag, cache zone, filter faults.
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { unreachable } from "./client.ts";
 import { CliError, EXIT } from "./exit.ts";
-
-/** make run's loopback-only metrics listener (docs/metrics.md). */
-export const DEFAULT_EDGE_URL = "http://127.0.0.1:9145/metrics";
 
 interface Sample {
   name: string;
@@ -114,7 +111,7 @@ export function summarize(url: string, text: string, apiSeq?: number): EdgeFigur
   return figures;
 }
 
-/** GET the metrics page (with the token when given). */
+/** GET a metrics URL directly (with the token when given). */
 export async function fetchEdgeText(url: string, token: string | undefined): Promise<string> {
   let target: URL;
   try {

@@ -2,13 +2,12 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { Api } from "./client.ts";
-import { DEFAULT_EDGE_URL } from "./edge.ts";
 import { CliError, EXIT } from "./exit.ts";
 import { importRoutes } from "./import.ts";
 import { Output } from "./output.ts";
 import { add, exportRoutes, get, list, remove } from "./routes.ts";
 import { DEFAULT_URL, resolveSettings, type GlobalOptions } from "./settings.ts";
-import { status } from "./status.ts";
+import { status, type EdgeSource } from "./status.ts";
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -98,12 +97,13 @@ function program(): Command {
   root
     .command("status")
     .description("the API's health, route count and change seq; edge metrics with --edge")
-    .option("--edge [url]", `also nginx's edge metrics (set_backend_metrics; env SET_BACKEND_EDGE_URL; default ${DEFAULT_EDGE_URL})`)
+    .option("--edge [url]", "also the nginx edge's metrics: through the API's /edge/metrics, or from this URL (env SET_BACKEND_EDGE_URL)")
     .action(async (opts: { edge?: string | true }, cmd: Command) => {
       const { api, out } = context(cmd);
       const fromEnv = process.env.SET_BACKEND_EDGE_URL || undefined;
-      const edge = opts.edge === true ? (fromEnv ?? DEFAULT_EDGE_URL) : (opts.edge ?? fromEnv);
-      await status(api, out, edge === undefined ? {} : { edge });
+      const url = typeof opts.edge === "string" ? opts.edge : fromEnv;
+      const edge: EdgeSource | undefined = url !== undefined ? { url } : opts.edge === true ? { via: "api" } : undefined;
+      await status(api, out, edge ? { edge } : {});
     });
   return root;
 }

@@ -1,5 +1,5 @@
 // status: is the API up, how many routes, which change; the token checked when
-// there is one; edge metrics when given their URL.
+// there is one; the edge's metrics through the API's /edge/metrics, or from a URL.
 import type { Api } from "./client.ts";
 import { describeEdge, fetchEdgeText, summarize, type EdgeFigures } from "./edge.ts";
 import { CliError, EXIT } from "./exit.ts";
@@ -23,7 +23,16 @@ function tokenFor(edgeUrl: string, api: Api): string | undefined {
   }
 }
 
-export async function status(api: Api, out: Output, options: { edge?: string }): Promise<void> {
+/** Where the edge's metrics come from: the API's GET /edge/metrics, or a metrics URL of its own. */
+export type EdgeSource = { via: "api" } | { url: string };
+
+async function edgeText(api: Api, source: EdgeSource): Promise<{ label: string; text: string }> {
+  if ("url" in source) return { label: source.url, text: await fetchEdgeText(source.url, tokenFor(source.url, api)) };
+  const reply = await api.call("GET", "/edge/metrics");
+  return { label: `${api.settings.url.origin}/edge/metrics`, text: reply.text };
+}
+
+export async function status(api: Api, out: Output, options: { edge?: EdgeSource }): Promise<void> {
   const { data: health } = await api.json<Health>("GET", "/healthz", { auth: false });
   let token: "accepted" | "refused" | "none" = "none";
   if (api.settings.token) {
@@ -34,7 +43,8 @@ export async function status(api: Api, out: Output, options: { edge?: string }):
   let edgeError: CliError | undefined;
   if (options.edge) {
     try {
-      edge = summarize(options.edge, await fetchEdgeText(options.edge, tokenFor(options.edge, api)), health.seq);
+      const { label, text } = await edgeText(api, options.edge);
+      edge = summarize(label, text, health.seq);
     } catch (error) {
       if (!(error instanceof CliError)) throw error;
       edgeError = error;
@@ -48,7 +58,7 @@ export async function status(api: Api, out: Output, options: { edge?: string }):
   out.result(human, {
     api: { url: api.settings.url.href, ...health, token },
     ...(edge ? { edge } : {}),
-    ...(edgeError ? { edge: { url: options.edge, error: edgeError.message } } : {}),
+    ...(edgeError ? { edge: { error: edgeError.message } } : {}),
   });
   // The figures that could be read are printed above; the exit code still says what failed.
   if (edgeError) throw edgeError;

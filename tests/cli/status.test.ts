@@ -88,9 +88,7 @@ set_backend_filter_feed_resets_total 0
 set_backend_filter_stale_served_total 2
 `;
 
-test("status --edge reads nginx's metrics: hit rate, lookups, feed lag against the API's seq, zone, faults; an unreachable edge is exit 5", async (t) => {
-  const api = await startApi(t);
-  await api.cli(["routes", "import", "-"], { input: routeLines(3) });
+test("status --edge reads nginx's metrics through the API (or from a URL): hit rate, lookups, feed lag against the API's seq, zone, faults; no edge is exit 5", async (t) => {
   let authorization: string | undefined;
   const edge = createServer((req, res) => {
     authorization = req.headers.authorization;
@@ -98,18 +96,26 @@ test("status --edge reads nginx's metrics: hit rate, lookups, feed lag against t
   });
   await new Promise<void>((resolve) => edge.listen(0, "127.0.0.1", resolve));
   const edgeUrl = `http://127.0.0.1:${(edge.address() as { port: number }).port}/metrics`;
-  const run = await api.cli(["status", "--edge", edgeUrl]);
-  t.is(run.code, 0, run.stderr);
-  t.deepEqual(linesOf(run.stdout), [
-    `route API ${api.url}: ok, 3 routes, change seq 3, token accepted`,
-    `edge ${edgeUrl}: 2 workers reporting`,
+  const api = await startApi(t, { env: { EDGE_METRICS_URL: edgeUrl } });
+  await api.cli(["routes", "import", "-"], { input: routeLines(3) });
+  const figures = [
     "  requests 32: 87.5% from the cache, 4 waited for a lookup, pages (404 2), 0 errors",
     "  calls to the route API: 2xx 5, 4xx 1, failed 0; lookups take 1.5 ms on average",
     "  change feed: at seq 1 (2 behind the API), last answer 120 ms ago, 0 resets",
     "  cache zone: 1.0 MiB of 8.0 MiB used, 4 entries, 0 evictions",
     "  filter: 0 faults, 1 deadline stops, 0 restarts, 2 stale served",
+  ];
+  const viaApi = await api.cli(["status", "--edge"]);
+  t.is(viaApi.code, 0, viaApi.stderr);
+  t.deepEqual(linesOf(viaApi.stdout), [
+    `route API ${api.url}: ok, 3 routes, change seq 3, token accepted`,
+    `edge ${api.url}/edge/metrics: 2 workers reporting`,
+    ...figures,
   ]);
-  t.is(authorization, `Bearer ${api.service.token}`, "a loopback edge gets the token");
+  const direct = await api.cli(["status", "--edge", edgeUrl]);
+  t.is(direct.code, 0, direct.stderr);
+  t.deepEqual(linesOf(direct.stdout).slice(1), [`edge ${edgeUrl}: 2 workers reporting`, ...figures]);
+  t.is(authorization, `Bearer ${api.service.token}`, "a loopback edge URL gets the token");
   // SET_BACKEND_EDGE_URL makes every status show the edge.
   const json = JSON.parse((await api.cli(["status", "--json"], { env: { SET_BACKEND_EDGE_URL: edgeUrl } })).stdout);
   t.like(json.edge, { url: edgeUrl, workers: 2, requests: { total: 32, hits: 28, hitRate: 0.875 }, feed: { seq: 1, behind: 2, ageMs: 120 } });
@@ -119,6 +125,16 @@ test("status --edge reads nginx's metrics: hit rate, lookups, feed lag against t
   t.is(down.code, 5);
   t.regex(down.stdout, /^route API .*: ok, 3 routes/, "the API's line is still printed");
   t.is(down.stderr, `set-backend: cannot reach the edge metrics at ${edgeUrl}: connection refused\n`);
+  const behind = await api.cli(["status", "--edge"]);
+  t.is(behind.code, 5);
+  t.regex(behind.stderr, /^set-backend: the edge's metrics at .* cannot be read: .*\n$/);
+});
+
+test("status --edge on an API without an edge says so (5)", async (t) => {
+  const api = await startApi(t);
+  const run = await api.cli(["status", "--edge"]);
+  t.is(run.code, 5);
+  t.is(run.stderr, "set-backend: no edge is configured (EDGE_METRICS_URL)\n");
 });
 
 test("npx set-backend in the clone runs this repository's bin (package.json \"bin\"), offline", async (t) => {
