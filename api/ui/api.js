@@ -25,6 +25,19 @@ export function entryPath(host) {
   return `/entries/${encodeURIComponent(host).replace(/\*/g, "%2A")}.json`;
 }
 
+/** GET a text answer (the edge's metrics); errors as `call`'s. */
+export async function callText(path) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { Authorization: `Bearer ${token.get()}` }, cache: "no-store" });
+  } catch {
+    throw new ApiError(0, "unreachable", "the route API cannot be reached");
+  }
+  const text = await response.text();
+  if (response.ok) return text;
+  return answer(response.status, text);
+}
+
 export async function call(method, path, body, secret = token.get()) {
   const headers = {};
   if (secret) headers.Authorization = `Bearer ${secret}`;

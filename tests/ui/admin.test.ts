@@ -3,6 +3,8 @@
 // delete, import with progress, the live status panel, and markup in input
 // that is refused and never rendered as markup.
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test, { type ExecutionContext } from "ava";
@@ -32,6 +34,29 @@ function uiTest(title: string, body: (t: T, problems: Problems) => Promise<void>
     await body(t, problems);
     t.deepEqual(problems, [], "script errors or CSP violations on the page");
   });
+}
+
+// nginx's set_backend_metrics as the API's EDGE_METRICS_URL: 40 requests, 30 of
+// them decided from the cache, and a change feed at `feedSeq`.
+async function fakeEdge(t: T, state = { feedSeq: 0 }): Promise<string> {
+  const edge = createServer((_req, res) => {
+    res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" }).end(
+      [
+        'set_backend_requests_total{waited="false",result="backend"} 30',
+        'set_backend_requests_total{waited="true",result="backend"} 10',
+        'set_backend_requests_total{waited="false",result="error"} 0',
+        'set_backend_filter_traps_total{kind="fault"} 1',
+        'set_backend_zone_bytes{state="total"} 67108864',
+        'set_backend_zone_bytes{state="used"} 3145728',
+        `set_backend_filter_feed_seq ${state.feedSeq}`,
+        "set_backend_filter_feed_age_ms 250",
+        "",
+      ].join("\n"),
+    );
+  });
+  await new Promise<void>((resolve) => edge.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => new Promise<void>((resolve) => edge.close(() => resolve())));
+  return `http://127.0.0.1:${(edge.address() as AddressInfo).port}/metrics`;
 }
 
 async function signedIn(t: T, api: Api, problems: Problems): Promise<Page> {
@@ -76,7 +101,7 @@ uiTest("sign in: a wrong token is refused at the field; the right one is kept in
 });
 
 uiTest("prefix search and paging through 130 routes, 50 a page, with the API's cursor", async (t, problems) => {
-  const api = await startApi(t);
+  const api = await startApi(t, { env: { EDGE_METRICS_URL: await fakeEdge(t, { feedSeq: 130 }) } });
   t.is((await api.cli(["routes", "import", "-"], { input: routeLines(120) + routeLines(10, "other.org") })).code, 0);
   const page = await signedIn(t, api, problems);
   await page.getByText("Routes 1–50").waitFor();
@@ -235,14 +260,32 @@ uiTest("markup in a route is refused and never rendered; odd but valid hosts sho
   problems.splice(logged, 1);
 });
 
-uiTest("the status panel follows changes made elsewhere within a few seconds", async (t, problems) => {
-  const api = await startApi(t);
+uiTest("the status panel follows changes made elsewhere, and the edge's figures, within a few seconds", async (t, problems) => {
+  const edgeState = { feedSeq: 0 };
+  const api = await startApi(t, { env: { EDGE_METRICS_URL: await fakeEdge(t, edgeState) } });
   const page = await signedIn(t, api, problems);
   await page.locator("#status-api").getByText("ok").waitFor();
   t.is(await page.locator("#status-entries").textContent(), "0");
   t.is(await page.locator("#status-changed").textContent(), "not seen yet");
+  await page.locator("#edge-hits").getByText("75.0% of 40").waitFor();
+  t.is(await page.locator("#edge-feed").textContent(), "0 behind, answered 0.3 s ago");
+  t.is(await page.locator("#edge-zone").textContent(), "3.0 of 64.0 MiB");
+  t.is(await page.locator("#edge-errors").textContent(), "0 / 1");
+
+  // A change the edge has not applied yet shows as the feed being behind, until it has.
   await api.cli(["routes", "add", "live.example.com", "localhost:1"]);
   await page.locator("#status-entries").getByText("1").waitFor({ timeout: 10_000 });
   t.regex((await page.locator("#status-changed").textContent())!, /^seen at /);
   t.is(await page.locator("#status-seq").textContent(), "1");
+  await page.locator("#edge-feed").getByText("1 behind, answered 0.3 s ago").waitFor();
+  edgeState.feedSeq = 1;
+  await page.locator("#edge-feed").getByText("0 behind, answered 0.3 s ago").waitFor({ timeout: 10_000 });
+});
+
+uiTest("without an edge the panel says why its figures are missing", async (t, problems) => {
+  const api = await startApi(t);
+  const page = await signedIn(t, api, problems);
+  await page.getByText("Edge metrics not available: no edge is configured (EDGE_METRICS_URL)").waitFor();
+  t.true(await page.locator("#edge").isHidden());
+  t.is(await page.locator("#status-api").textContent(), "ok");
 });
