@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ExecutionContext } from "ava";
-import { startService, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
+import { authHeaders, request, startService, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
 
 export const BIN = fileURLToPath(new URL("../../cli/bin.mjs", import.meta.url));
 export const TOKEN = "cli-test-token-0123456789";
@@ -21,6 +21,11 @@ export interface Run {
 export interface Api {
   service: ServiceProcess;
   url: string;
+  /**
+   * A call straight to the API with the token, for setting up and checking
+   * state where the CLI is not what is tested (a CLI run costs a process).
+   */
+  http(method: string, path: string, body?: string, contentType?: string): Promise<{ status: number; body: string }>;
   /** Runs the CLI with this API's URL and token in its environment (unless `env` says otherwise). */
   cli(args: string[], options?: { env?: Record<string, string>; input?: string; cwd?: string }): Promise<Run>;
 }
@@ -63,9 +68,28 @@ export async function startApi(t: ExecutionContext, options: { token?: string | 
   return {
     service,
     url,
+    http: (method, path, body, contentType) =>
+      request(service.public, method, path, { headers: authHeaders(service.token, contentType), ...(body === undefined ? {} : { body }) }),
     cli: (args, init = {}) =>
       runCli(args, { ...init, env: { SET_BACKEND_URL: url, SET_BACKEND_TOKEN: service.token, ...init.env } }),
   };
+}
+
+/** The backend of a host straight from the API, or undefined when it has no route. */
+export async function backendOf(api: Api, host: string): Promise<string | undefined> {
+  const reply = await api.http("GET", `/entries/${encodeURIComponent(host).replace(/\*/g, "%2A")}.json`);
+  return reply.status === 200 ? (JSON.parse(reply.body) as { backend: string }).backend : undefined;
+}
+
+/** Imports NDJSON straight through the API. */
+export async function seed(api: Api, ndjson: string): Promise<void> {
+  const reply = await api.http("POST", "/entries/import", ndjson, "application/x-ndjson");
+  if (reply.status !== 200) throw new Error(`seeding failed: ${reply.status} ${reply.body}`);
+}
+
+/** How many routes the API holds (its /healthz). */
+export async function entriesOf(api: Api): Promise<number> {
+  return (JSON.parse((await api.http("GET", "/healthz")).body) as { entries: number }).entries;
 }
 
 /** `count` NDJSON routes h<i>.<domain>. */

@@ -6,11 +6,11 @@ import { createServer, type IncomingHttpHeaders } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
-import { linesOf, routeLines, runCli, startApi, tempDir } from "./harness.ts";
+import { linesOf, routeLines, runCli, seed, startApi, tempDir } from "./harness.ts";
 
 test("status: health, route count, change seq and whether the token is accepted", async (t) => {
   const api = await startApi(t);
-  await api.cli(["routes", "add", "s.example.com", "localhost:1"]);
+  await seed(api, '{"host":"s.example.com","backend":"localhost:1"}\n');
   const run = await api.cli(["status"]);
   t.is(run.code, 0, run.stderr);
   t.is(run.stdout, `route API ${api.url}: ok, 1 routes, change seq 1, token accepted\n`);
@@ -97,7 +97,7 @@ test("status --edge reads nginx's metrics through the API (or from a URL): hit r
   await new Promise<void>((resolve) => edge.listen(0, "127.0.0.1", resolve));
   const edgeUrl = `http://127.0.0.1:${(edge.address() as { port: number }).port}/metrics`;
   const api = await startApi(t, { env: { EDGE_METRICS_URL: edgeUrl } });
-  await api.cli(["routes", "import", "-"], { input: routeLines(3) });
+  await seed(api, routeLines(3));
   const figures = [
     "  requests 32: 87.5% from the cache, 4 waited for a lookup, pages (404 2), 0 errors",
     "  calls to the route API: 2xx 5, 4xx 1, failed 0; lookups take 1.5 ms on average",

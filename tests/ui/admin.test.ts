@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test, { type ExecutionContext } from "ava";
 import type { Browser, Page } from "playwright-core";
-import { routeLines, startApi, tempDir, type Api } from "../cli/harness.ts";
+import { backendOf, entriesOf, routeLines, seed, startApi, tempDir, type Api } from "../cli/harness.ts";
 import { launch, openPage, type Problems } from "./browser.ts";
 
 // UI_SCREENSHOTS=1 writes the README's screenshots into docs/ on the way.
@@ -102,7 +102,7 @@ uiTest("sign in: a wrong token is refused at the field; the right one is kept in
 
 uiTest("prefix search and paging through 130 routes, 50 a page, with the API's cursor", async (t, problems) => {
   const api = await startApi(t, { env: { EDGE_METRICS_URL: await fakeEdge(t, { feedSeq: 130 }) } });
-  t.is((await api.cli(["routes", "import", "-"], { input: routeLines(120) + routeLines(10, "other.org") })).code, 0);
+  await seed(api, routeLines(120) + routeLines(10, "other.org"));
   const page = await signedIn(t, api, problems);
   await page.getByText("Routes 1–50").waitFor();
   t.is((await rowsOf(page))[0]![0], "h0.example.com");
@@ -136,7 +136,7 @@ uiTest("add, edit with the API's validation error next to the field, delete", as
   await page.getByRole("button", { name: "Add route" }).click();
   await page.getByText("Stored shop.example.com → localhost:3000.").waitFor();
   await page.getByRole("cell", { name: "shop.example.com", exact: true }).waitFor();
-  t.is((await api.cli(["routes", "get", "shop.example.com"])).stdout, "shop.example.com → localhost:3000\n");
+  t.is(await backendOf(api, "shop.example.com"), "localhost:3000");
 
   // By keyboard: from the search field, Tab past Search to the row's Edit, Enter.
   await page.getByLabel("Hosts starting with").focus();
@@ -155,19 +155,19 @@ uiTest("add, edit with the API's validation error next to the field, delete", as
   t.is(await page.evaluate(() => document.activeElement?.id), "route-backend");
   t.regex(await page.getByLabel("Backend", { exact: true }).evaluate((input) => input.getAttribute("aria-describedby") ?? ""), /route-backend-error/);
   await screenshot(page, "ui-edit-error.png");
-  t.is((await api.cli(["routes", "get", "shop.example.com"])).stdout, "shop.example.com → localhost:3000\n", "nothing changed");
+  t.is(await backendOf(api, "shop.example.com"), "localhost:3000", "nothing changed");
 
   await page.getByLabel("Backend", { exact: true }).fill("10.0.0.7:8080");
   await page.getByLabel("Backend", { exact: true }).press("Enter");
   await page.getByText("Saved shop.example.com → 10.0.0.7:8080.").waitFor();
   t.is(await error.textContent(), "");
   await page.getByRole("cell", { name: "10.0.0.7:8080", exact: true }).waitFor();
-  t.is((await api.cli(["routes", "get", "shop.example.com"])).stdout, "shop.example.com → 10.0.0.7:8080\n");
+  t.is(await backendOf(api, "shop.example.com"), "10.0.0.7:8080");
 
   page.once("dialog", (dialog) => void dialog.accept());
   await page.getByRole("button", { name: "Delete shop.example.com" }).click();
   await page.getByText("Deleted shop.example.com.").waitFor();
-  t.is((await api.cli(["routes", "get", "shop.example.com"])).code, 2);
+  t.is(await backendOf(api, "shop.example.com"), undefined);
   page.once("dialog", (dialog) => void dialog.dismiss());
 });
 
@@ -212,7 +212,7 @@ uiTest("import a file with progress; a refused import lists its bad lines as tex
   t.regex((await problem.textContent())!, /^line 2: the body is not valid JSON: .*"<img src=x/);
   t.is(await page.locator("#import-problems img").count(), 0, "the line's markup is text, not an element");
   t.is(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
-  t.is((await api.cli(["routes", "get", "ok.example.com"])).code, 2, "nothing was imported");
+  t.is(await backendOf(api, "ok.example.com"), undefined, "nothing was imported");
 });
 
 uiTest("markup in a route is refused and never rendered; odd but valid hosts show as text", async (t, problems) => {
@@ -233,11 +233,10 @@ uiTest("markup in a route is refused and never rendered; odd but valid hosts sho
   t.is(await page.locator("img").count(), 0);
   t.is(await page.locator("script").count(), 1, "only the page's own module script");
   t.is(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
-  t.is((await api.cli(["routes", "ls"])).stdout, "", "nothing was stored");
+  t.is(await entriesOf(api), 0, "nothing was stored");
 
-  // Stored through the CLI, shown by the page exactly as stored.
-  await api.cli(["routes", "add", "*", "unix:/run/catch-all.sock"]);
-  await api.cli(["routes", "add", "*.bücher.de", "[::1]:3000"]);
+  // Stored through the API, shown by the page exactly as stored.
+  await seed(api, '{"host":"*","backend":"unix:/run/catch-all.sock"}\n{"host":"*.bücher.de","backend":"[::1]:3000"}\n');
   await page.reload();
   await page.getByText("Routes 1–2 (last page)").waitFor();
   t.deepEqual(await rowsOf(page), [
@@ -273,7 +272,7 @@ uiTest("the status panel follows changes made elsewhere, and the edge's figures,
   t.is(await page.locator("#edge-errors").textContent(), "0 / 1");
 
   // A change the edge has not applied yet shows as the feed being behind, until it has.
-  await api.cli(["routes", "add", "live.example.com", "localhost:1"]);
+  await seed(api, '{"host":"live.example.com","backend":"localhost:1"}\n');
   await page.locator("#status-entries").getByText("1").waitFor({ timeout: 10_000 });
   t.regex((await page.locator("#status-changed").textContent())!, /^seen at /);
   t.is(await page.locator("#status-seq").textContent(), "1");
