@@ -6,7 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ExecutionContext } from "ava";
 import pino from "pino";
+import { createApps, type RouteList } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import { BackendNames } from "../src/names.ts";
+import { RouteStore } from "../src/store.ts";
 import { startService, type Service } from "../src/service.ts";
 
 export const TOKEN = "test-token-0123456789abcdef";
@@ -90,3 +93,22 @@ export async function startTestService(t: ExecutionContext, env: Record<string, 
 
 export const post = (s: TestService, host: string, backend: string) =>
   s.api("/entries.json", { method: "POST", body: JSON.stringify({ host, backend }) });
+
+/** The routes each listener serves, from the apps as the service builds them (on a throwaway store). */
+export function servedRoutes(t: ExecutionContext): { publicRoutes: RouteList; internalRoutes: RouteList } {
+  const dir = mkdtempSync(join(tmpdir(), "set-backend-routes-"));
+  const store = new RouteStore({ dir });
+  t.teardown(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return createApps({
+    store,
+    names: new BackendNames({ ttlMs: 1000, maxTtlMs: 1000, staleMs: 0, failureTtlMs: 1000 }),
+    logger: pino({ level: "silent" }),
+    token: "x".repeat(16),
+    domain: "localhost",
+    importLimitBytes: 1,
+    shutdown: new AbortController().signal,
+  });
+}

@@ -7,12 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import pino from "pino";
-import { createApps } from "../src/app.ts";
 import { internalOpenapi } from "../src/internal-openapi.ts";
-import { BackendNames } from "../src/names.ts";
-import { RouteStore } from "../src/store.ts";
-import { post, startTestService } from "./helpers.ts";
+import { post, servedRoutes, startTestService } from "./helpers.ts";
 
 type Operation = { responses: Record<string, { content?: Record<string, { schema: object }> }> };
 const operation = (template: string) =>
@@ -74,21 +70,7 @@ test("every documented internal answer is what the service really does", async (
 });
 
 test("every route of the internal listener is documented", (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "set-backend-internal-"));
-  const store = new RouteStore({ dir });
-  t.teardown(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const { internalRoutes } = createApps({
-    store,
-    names: new BackendNames({ ttlMs: 1000, maxTtlMs: 1000, staleMs: 0, failureTtlMs: 1000 }),
-    logger: pino({ level: "silent" }),
-    token: "x".repeat(16),
-    domain: "localhost",
-    importLimitBytes: 1,
-    shutdown: new AbortController().signal,
-  });
+  const { internalRoutes } = servedRoutes(t);
   t.true(internalRoutes.length > 0);
   for (const [method, path] of internalRoutes) {
     const template = path.replace(/:(\w+)/g, "{$1}");

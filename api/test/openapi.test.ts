@@ -1,19 +1,12 @@
 // Walks every operation of /openapi.json against the real service: each
 // documented answer is produced by a real request and its body is checked
 // against the documented schema; every route the service has is documented.
-import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import test from "ava";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import pino from "pino";
-import { createApps } from "../src/app.ts";
-import { BackendNames } from "../src/names.ts";
 import { openapi } from "../src/openapi.ts";
-import { RouteStore } from "../src/store.ts";
-import { post, startTestService, type Reply } from "./helpers.ts";
+import { post, servedRoutes, startTestService, type Reply } from "./helpers.ts";
 
 interface Call {
   method: string;
@@ -148,21 +141,7 @@ test("every documented answer is what the service really does", async (t) => {
 });
 
 test("every route of the public listener is documented", (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "set-backend-openapi-"));
-  const store = new RouteStore({ dir });
-  t.teardown(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const { publicRoutes } = createApps({
-    store,
-    names: new BackendNames({ ttlMs: 1000, maxTtlMs: 1000, staleMs: 0, failureTtlMs: 1000 }),
-    logger: pino({ level: "silent" }),
-    token: "x".repeat(16),
-    domain: "localhost",
-    importLimitBytes: 1,
-    shutdown: new AbortController().signal,
-  });
+  const { publicRoutes } = servedRoutes(t);
   t.true(publicRoutes.length > 0);
   for (const [method, path] of publicRoutes) {
     const template = path.replace(/:(\w+)/g, "{$1}");
