@@ -17,7 +17,7 @@ export interface EdgeFigures {
   workers?: number;
   requests?: { total: number; hits: number; waited: number; pages: Record<string, number>; errors: number; hitRate?: number };
   lookups?: { byResult: Record<string, number>; meanMs?: number };
-  feed?: { seq?: number; ageMs?: number; resets?: number; behind?: number };
+  feed?: { seq?: number; lagMs?: number; resets?: number; behind?: number };
   zone?: { usedBytes?: number; totalBytes?: number; entries?: number; evictions?: number };
   filter?: { faults: number; deadlines: number; restarts: number; staleServed: number };
 }
@@ -78,12 +78,12 @@ export function summarize(url: string, text: string, apiSeq?: number): EdgeFigur
     figures.lookups = { byResult, ...(count && total !== undefined ? { meanMs: total / count } : {}) };
   }
   const seq = one("set_backend_filter_feed_seq");
-  const ageMs = one("set_backend_filter_feed_age_ms");
+  const lagMs = one("set_backend_filter_feed_lag_ms");
   const resets = one("set_backend_filter_feed_resets_total");
-  if (seq !== undefined || ageMs !== undefined) {
+  if (seq !== undefined || lagMs !== undefined) {
     figures.feed = {
       ...(seq !== undefined ? { seq } : {}),
-      ...(ageMs !== undefined ? { ageMs } : {}),
+      ...(lagMs !== undefined ? { lagMs } : {}),
       ...(resets !== undefined ? { resets } : {}),
       ...(seq !== undefined && apiSeq !== undefined ? { behind: Math.max(0, apiSeq - seq) } : {}),
     };
@@ -167,7 +167,7 @@ export function describeEdge(edge: EdgeFigures): string {
   if (feed) {
     const parts = [
       feed.seq !== undefined ? `at seq ${feed.seq}` + (feed.behind !== undefined ? ` (${n(feed.behind)} behind the API)` : "") : undefined,
-      feed.ageMs !== undefined ? `last answer ${n(feed.ageMs)} ms ago` : undefined,
+      feed.lagMs !== undefined ? `lag ${n(feed.lagMs)} ms` : undefined,
       feed.resets !== undefined ? `${n(feed.resets)} resets` : undefined,
     ];
     lines.push(`  change feed: ${parts.filter(Boolean).join(", ")}`);

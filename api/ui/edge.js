@@ -31,7 +31,7 @@ export function edgeFigures(text) {
     errors: sum("set_backend_requests_total", { result: "error" }),
     traps: sum("set_backend_filter_traps_total"),
     feedSeq: sum("set_backend_filter_feed_seq"),
-    feedAgeMs: sum("set_backend_filter_feed_age_ms"),
+    feedLagMs: sum("set_backend_filter_feed_lag_ms"),
     zoneUsed: sum("set_backend_zone_bytes", { state: "used" }),
     zoneTotal: sum("set_backend_zone_bytes", { state: "total" }),
   };

@@ -13,12 +13,12 @@ const count = (n) => (n === undefined ? "—" : n.toLocaleString("en"));
 const mib = (bytes) => (bytes / 1_048_576).toFixed(1);
 
 function showEdge(figures, apiSeq) {
-  const { requests, hitRate, feedSeq, feedAgeMs, zoneUsed, zoneTotal, errors, traps } = figures;
+  const { requests, hitRate, feedSeq, feedLagMs, zoneUsed, zoneTotal, errors, traps } = figures;
   $("edge-hits").textContent =
     hitRate === undefined ? (requests === undefined ? "—" : "no requests yet") : `${(hitRate * 100).toFixed(1)}% of ${count(requests)}`;
   const feed = [];
   if (feedSeq !== undefined) feed.push(apiSeq === undefined ? `seq ${feedSeq}` : `${count(Math.max(0, apiSeq - feedSeq))} behind`);
-  if (feedAgeMs !== undefined) feed.push(`answered ${(feedAgeMs / 1000).toFixed(1)} s ago`);
+  if (feedLagMs !== undefined) feed.push(`lag ${(feedLagMs / 1000).toFixed(1)} s`);
   $("edge-feed").textContent = feed.join(", ") || "—";
   $("edge-zone").textContent = zoneUsed !== undefined && zoneTotal ? `${mib(zoneUsed)} of ${mib(zoneTotal)} MiB` : "—";
   $("edge-errors").textContent = `${count(errors)} / ${count(traps)}`;

@@ -83,7 +83,7 @@ set_backend_filter_lookup_duration_ms_bucket{le="+Inf"} 4
 set_backend_filter_lookup_duration_ms_sum 6
 set_backend_filter_lookup_duration_ms_count 4
 set_backend_filter_feed_seq 1
-set_backend_filter_feed_age_ms 120
+set_backend_filter_feed_lag_ms 120
 set_backend_filter_feed_resets_total 0
 set_backend_filter_stale_served_total 2
 `;
@@ -101,7 +101,7 @@ test("status --edge reads nginx's metrics through the API (or from a URL): hit r
   const figures = [
     "  requests 32: 87.5% from the cache, 4 waited for a lookup, pages (404 2), 0 errors",
     "  calls to the route API: 2xx 5, 4xx 1, failed 0; lookups take 1.5 ms on average",
-    "  change feed: at seq 1 (2 behind the API), last answer 120 ms ago, 0 resets",
+    "  change feed: at seq 1 (2 behind the API), lag 120 ms, 0 resets",
     "  cache zone: 1.0 MiB of 8.0 MiB used, 4 entries, 0 evictions",
     "  filter: 0 faults, 1 deadline stops, 0 restarts, 2 stale served",
   ];
@@ -118,7 +118,7 @@ test("status --edge reads nginx's metrics through the API (or from a URL): hit r
   t.is(authorization, `Bearer ${api.service.token}`, "a loopback edge URL gets the token");
   // SET_BACKEND_EDGE_URL makes every status show the edge.
   const json = JSON.parse((await api.cli(["status", "--json"], { env: { SET_BACKEND_EDGE_URL: edgeUrl } })).stdout);
-  t.like(json.edge, { url: edgeUrl, workers: 2, requests: { total: 32, hits: 28, hitRate: 0.875 }, feed: { seq: 1, behind: 2, ageMs: 120 } });
+  t.like(json.edge, { url: edgeUrl, workers: 2, requests: { total: 32, hits: 28, hitRate: 0.875 }, feed: { seq: 1, behind: 2, lagMs: 120 } });
 
   await new Promise((resolve) => edge.close(resolve));
   const down = await api.cli(["status", "--edge", edgeUrl]);

@@ -49,7 +49,7 @@ async function fakeEdge(t: T, state = { feedSeq: 0 }): Promise<string> {
         'set_backend_zone_bytes{state="total"} 67108864',
         'set_backend_zone_bytes{state="used"} 3145728',
         `set_backend_filter_feed_seq ${state.feedSeq}`,
-        "set_backend_filter_feed_age_ms 250",
+        "set_backend_filter_feed_lag_ms 250",
         "",
       ].join("\n"),
     );
@@ -267,7 +267,7 @@ uiTest("the status panel follows changes made elsewhere, and the edge's figures,
   t.is(await page.locator("#status-entries").textContent(), "0");
   t.is(await page.locator("#status-changed").textContent(), "not seen yet");
   await page.locator("#edge-hits").getByText("75.0% of 40").waitFor();
-  t.is(await page.locator("#edge-feed").textContent(), "0 behind, answered 0.3 s ago");
+  t.is(await page.locator("#edge-feed").textContent(), "0 behind, lag 0.3 s");
   t.is(await page.locator("#edge-zone").textContent(), "3.0 of 64.0 MiB");
   t.is(await page.locator("#edge-errors").textContent(), "0 / 1");
 
@@ -276,9 +276,9 @@ uiTest("the status panel follows changes made elsewhere, and the edge's figures,
   await page.locator("#status-entries").getByText("1").waitFor({ timeout: 10_000 });
   t.regex((await page.locator("#status-changed").textContent())!, /^seen at /);
   t.is(await page.locator("#status-seq").textContent(), "1");
-  await page.locator("#edge-feed").getByText("1 behind, answered 0.3 s ago").waitFor();
+  await page.locator("#edge-feed").getByText("1 behind, lag 0.3 s").waitFor();
   edgeState.feedSeq = 1;
-  await page.locator("#edge-feed").getByText("0 behind, answered 0.3 s ago").waitFor({ timeout: 10_000 });
+  await page.locator("#edge-feed").getByText("0 behind, lag 0.3 s").waitFor({ timeout: 10_000 });
 });
 
 uiTest("without an edge the panel says why its figures are missing", async (t, problems) => {

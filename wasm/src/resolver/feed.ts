@@ -40,7 +40,7 @@ export class ChangeFollower {
   pollStartedAt: u64 = 0;
   nextPollAt: u64 = 0;
   leader: bool = false;
-  /** When the feed last answered well (ms), for the feed_age_ms gauge. */
+  /** When the feed last answered well (ms), for the feed_lag_ms gauge. */
   lastOkAt: u64 = 0;
   /** Whether this worker's feed gauges show a follower's values (reset to 0 when it stops following). */
   reporting: bool = false;
@@ -77,13 +77,19 @@ export class ChangeFollower {
     this.reportLag(now);
   }
 
-  /** The follower's lag as a gauge; a worker that stops following reports 0 (hosts take the largest). */
+  /**
+   * The follower's lag as a gauge: 0 while a long poll is open (the route API
+   * answers it as soon as anything changes), else how long since the feed last
+   * answered (it grows while the route API is away). A worker that stops
+   * following reports 0 (hosts take the largest).
+   */
   reportLag(now: u64): void {
     if (this.leader && this.lastOkAt != 0) {
-      metrics.record(metrics.feedAgeMs, now > this.lastOkAt ? now - this.lastOkAt : 0);
+      const lag: u64 = this.pollToken != 0 || now <= this.lastOkAt ? 0 : now - this.lastOkAt;
+      metrics.record(metrics.feedLagMs, lag);
       this.reporting = true;
     } else if (this.reporting) {
-      metrics.record(metrics.feedAgeMs, 0);
+      metrics.record(metrics.feedLagMs, 0);
       metrics.record(metrics.feedSeq, 0);
       this.reporting = false;
     }

@@ -27,9 +27,9 @@ export let lookupsFailed: u32 = 0;
 export let lookupMs: u32 = 0;
 /** Requests sent to a stale backend because the route API failed (stale-if-error). */
 export let staleServed: u32 = 0;
-/** The last change applied, and how long ago the feed last answered (ms): the follower's, 0 elsewhere. */
+/** The last change applied, and the feed's lag (ms): the follower's, 0 elsewhere. */
 export let feedSeq: u32 = 0;
-export let feedAgeMs: u32 = 0;
+export let feedLagMs: u32 = 0;
 export let feedResets: u32 = 0;
 
 /** At configuration (a restarted instance gets the same ids back, and its counts go on). */
@@ -41,7 +41,7 @@ export function defineMetrics(): void {
   lookupMs = define(MetricType.Histogram, "lookup_duration_ms");
   staleServed = define(MetricType.Counter, "stale_served_total");
   feedSeq = define(MetricType.Gauge, "feed_seq");
-  feedAgeMs = define(MetricType.Gauge, "feed_age_ms");
+  feedLagMs = define(MetricType.Gauge, "feed_lag_ms");
   feedResets = define(MetricType.Counter, "feed_resets_total");
 }
 
