@@ -36,6 +36,12 @@ const entryResponse = (description: string) => ({
   content: { "application/json": { schema: { $ref: "#/components/schemas/Entry" } } },
 });
 const unauthorized = errorResponse("Missing or wrong bearer token");
+// Answers only the etcd store gives (ROUTE_STORE=etcd, docs/fleet.md). The LMDB-mode
+// contract test skips them; the fleet tests produce them and check them here.
+const etcdOnly = (description: string) => ({ ...errorResponse(description), "x-route-store": "etcd" });
+const storeUnavailable = etcdOnly(
+  "etcd mode only: the write was not acknowledged — etcd is unreachable (store_unavailable), this node's replica did not catch up (replica_behind) or imports kept switching the table (store_busy); nothing was changed",
+);
 const invalid = errorResponse("Invalid host, backend, JSON or field");
 const hostParam = {
   name: "host",
@@ -52,6 +58,7 @@ const upsertResponses = {
   "401": unauthorized,
   "413": errorResponse("Body over 64 KiB"),
   "415": errorResponse("Content type is not JSON"),
+  "503": storeUnavailable,
 };
 const jsonBody = (schema: object) => ({
   required: true,
@@ -119,7 +126,13 @@ export const openapi = {
       delete: {
         summary: "Delete a route",
         security: [{ bearer: [] }],
-        responses: { "204": { description: "Deleted" }, "400": invalid, "401": unauthorized, "404": errorResponse("No such route") },
+        responses: {
+          "204": { description: "Deleted" },
+          "400": invalid,
+          "401": unauthorized,
+          "404": errorResponse("No such route"),
+          "503": storeUnavailable,
+        },
       },
     },
     "/entries/export": {
@@ -190,8 +203,10 @@ export const openapi = {
             },
           },
           "401": unauthorized,
+          "409": etcdOnly("etcd mode only: another import switched the table first (import_conflict); nothing of this one was imported"),
           "413": errorResponse("Body over the import limit (IMPORT_LIMIT_BYTES, 64 MiB by default)"),
           "415": errorResponse("Content type is not NDJSON"),
+          "503": storeUnavailable,
         },
       },
     },

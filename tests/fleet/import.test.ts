@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Edge, requireBuilt, until } from "../lib/edge.ts";
 import { etcdTable } from "../lib/etcd-table.ts";
 import { startFleet, type Fleet } from "../lib/fleet.ts";
+import { checkEtcdAnswer } from "./contract.ts";
 
 let fleet: Fleet;
 
@@ -39,7 +40,10 @@ test.serial("two racing imports: each lands whole or is refused with 409 and sho
   t.log(`imports answered ${one.status} and ${two.status}`);
   for (const reply of [one, two]) {
     t.true(reply.status === 200 || reply.status === 409, reply.body);
-    if (reply.status === 409) t.like(JSON.parse(reply.body), { error: "import_conflict" });
+    if (reply.status === 409) {
+      t.like(JSON.parse(reply.body), { error: "import_conflict" });
+      checkEtcdAnswer(t, "POST", "/entries/import", reply);
+    }
   }
   t.true(one.status === 200 || two.status === 200, "at least one import lands");
   const table = etcdTable(fleet.cluster);

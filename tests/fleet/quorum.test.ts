@@ -6,6 +6,7 @@
 import test from "ava";
 import { type Edge, requireBuilt, routedTo, until } from "../lib/edge.ts";
 import { startFleet, type Fleet } from "../lib/fleet.ts";
+import { checkEtcdAnswer } from "./contract.ts";
 
 let fleet: Fleet;
 
@@ -57,10 +58,12 @@ test.serial("quorum lost, an edge restarted meanwhile, quorum back", async (t) =
     const refused = await edge.manage("POST", "/entries.json", { host: "refused.example.com", backend: backends[1]!.address });
     t.is(refused.status, 503, refused.body);
     t.like(JSON.parse(refused.body), { error: "store_unavailable" });
+    checkEtcdAnswer(t, "POST", "/entries.json", refused);
     t.regex(JSON.parse(refused.body).message, /not acknowledged/);
   }
   const refusedDelete = await a.manage("DELETE", `/entries/${hosts[0]}.json`);
   t.is(refusedDelete.status, 503);
+  checkEtcdAnswer(t, "DELETE", "/entries/{host}.json", refusedDelete);
   t.is(await routedTo(a, hosts[0]!), "one", "a refused delete changes nothing");
 
   // Edge B's route API restarts while etcd is away: it serves the table it had,
