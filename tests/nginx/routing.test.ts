@@ -6,7 +6,7 @@ import { chmodSync, readdirSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import {
-  cleanup, config, freePort, get, requireModule, startApi, startBackend, startNginx, tempDir, testFilter,
+  cleanup, config, freePort, get, requireModule, startApi, startBackend, startNginx, tempDir, testFilter, waitFor,
   type Api, type Backend, type Nginx,
 } from "./harness.ts";
 
@@ -38,6 +38,7 @@ test.before(async () => {
          listen 127.0.0.1:${port} reuseport;
          add_header x-worker $pid always;
          location / { set_backend $backend; proxy_pass http://$backend$request_uri; }
+         location = /_metrics { set_backend_metrics; }
          location /balanced/ {
            set_backend;
            proxy_pass http://routed;
@@ -144,19 +145,36 @@ test.serial("http calls to a cluster reuse kept-alive connections", async (t) =>
   t.true(newConns < newCalls / 2, `${newCalls} calls over ${newConns} new connections`);
 });
 
-test.serial("a trap costs one request a 500; the next request works", async (t) => {
+/** One sample of the edge metrics (set_backend_metrics), summed over both workers. */
+async function metric(series: string): Promise<number> {
+  const text = (await get(port, "/_metrics")).body;
+  return Number(text.split("\n").find((l) => l.startsWith(`${series} `))?.split(" ")[1] ?? Number.NaN);
+}
+
+test.serial("a trap costs one request a 500; the next request works; the edge metrics count it", async (t) => {
+  const [faults, errors, restarts] = await Promise.all([
+    metric('set_backend_filter_traps_total{kind="fault"}'),
+    metric('set_backend_requests_total{waited="false",result="error"}'),
+    metric("set_backend_filter_restarts_total"),
+  ]);
   const r = await get(port, "/", { "x-trap": "1" });
   t.is(r.status, 500);
   t.regex(nginx.errorLog(), /filter trapped in proxy_on_request_headers: .*unreachable/);
   const ok = await get(port, "/after-trap", target());
   t.is(ok.status, 200);
+  t.is(await metric('set_backend_filter_traps_total{kind="fault"}'), faults + 1);
+  t.is(await metric('set_backend_requests_total{waited="false",result="error"}'), errors + 1);
+  // The fresh instance is counted at that worker's next tick.
+  await waitFor(async () => (await metric("set_backend_filter_restarts_total")) === restarts + 1, "the restart to be counted");
 });
 
-test.serial("a looping filter is stopped by the deadline with a 500", async (t) => {
+test.serial("a looping filter is stopped by the deadline with a 500; the edge metrics count it", async (t) => {
+  const stops = await metric('set_backend_filter_traps_total{kind="deadline"}');
   const r = await get(port, "/", { "x-loop": "1" });
   t.is(r.status, 500);
   t.regex(nginx.errorLog(), /deadline exceeded/);
   t.is((await get(port, "/after-loop", target())).status, 200);
+  t.is(await metric('set_backend_filter_traps_total{kind="deadline"}'), stops + 1);
 });
 
 test.serial("the deadline costs no thread: each worker runs on its one thread", async (t) => {
