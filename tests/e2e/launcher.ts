@@ -2,7 +2,7 @@
 // with a fresh STATE_DIR inside a private (0700) directory, as in a clone under
 // /root, on free loopback ports; its output is kept for assertions.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ExecutionContext } from "ava";
@@ -90,7 +90,9 @@ export async function startLauncher(t: ExecutionContext, env: Record<string, str
     },
   };
   try {
-    await eventually(async () => (await send(port, API_HOST, "/healthz")).status === 200, "make run to answer", 40_000);
+    // nginx's pid file too: the answer must come through this launcher's nginx.
+    const up = async () => existsSync(join(stateDir, "nginx.pid")) && (await send(port, API_HOST, "/healthz")).status === 200;
+    await eventually(up, "make run to answer", 40_000);
   } catch (error) {
     throw new Error(`${(error as Error).message}; make run said:\n${output}`);
   }

@@ -40,15 +40,8 @@ export function testFilter(dir: string): string {
   return path;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => (typeof a === "object" && a ? resolve(a.port) : reject(new Error("no port"))));
-    });
-  });
-}
+// One definition of a free loopback port for every test (tests/lib/net.ts).
+export { freePort } from "../lib/net.ts";
 
 /** nginx.conf around `http` (the body of the http{} block). */
 export function config(dir: string, httpBody: string, opts: { workers?: number } = {}): string {
