@@ -5,20 +5,12 @@
 // it shows.
 import test from "ava";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Edge, requireBuilt, until } from "../lib/edge.ts";
+import { type Edge, until } from "../lib/edge.ts";
 import { etcdTable } from "../lib/etcd-table.ts";
-import { startFleet, type Fleet } from "../lib/fleet.ts";
+import { fleetForFile } from "../lib/fleet.ts";
 import { checkEtcdAnswer } from "./contract.ts";
 
-let fleet: Fleet;
-
-test.before(async () => {
-  requireBuilt();
-  fleet = await startFleet();
-});
-test.after.always(async () => {
-  await fleet?.stop();
-});
+const fleet = fleetForFile(test);
 
 function ndjson(hosts: string[], backend: string): string {
   return hosts.map((host) => JSON.stringify({ host, backend })).join("\n");
@@ -30,7 +22,7 @@ async function entries(edge: Edge): Promise<number> {
 
 test.serial("two racing imports: each lands whole or is refused with 409 and shows nowhere", async (t) => {
   t.timeout(300_000);
-  const { a, b, backends } = fleet;
+  const { a, b, backends } = fleet();
   const first = Array.from({ length: 10_000 }, (_, i) => `first-${i}.example.io`);
   const second = Array.from({ length: 10_000 }, (_, i) => `second-${i}.example.io`);
   const [one, two] = await Promise.all([
@@ -46,7 +38,7 @@ test.serial("two racing imports: each lands whole or is refused with 409 and sho
     }
   }
   t.true(one.status === 200 || two.status === 200, "at least one import lands");
-  const table = etcdTable(fleet.cluster);
+  const table = etcdTable(fleet().cluster);
   for (const [hosts, reply] of [[first, one], [second, two]] as const) {
     const present = hosts.filter((host) => table.has(host)).length;
     t.is(present, reply.status === 200 ? hosts.length : 0);
@@ -56,7 +48,7 @@ test.serial("two racing imports: each lands whole or is refused with 409 and sho
 
 test.serial("single writes racing an import are not lost", async (t) => {
   t.timeout(300_000);
-  const { a, b, backends } = fleet;
+  const { a, b, backends } = fleet();
   for (let i = 0; i < 10; i++) t.is((await a.manage("POST", "/entries.json", { host: `old-${i}.example.com`, backend: backends[0]!.address })).status, 201);
   const before = await entries(a);
   const hosts = Array.from({ length: 30_000 }, (_, i) => `race-import-${i}.example.org`);
@@ -97,14 +89,14 @@ test.serial("single writes racing an import are not lost", async (t) => {
     for (const host of acknowledged) t.is((await edge.manage("GET", `/entries/${host}.json`)).status, 200, `${host} on ${edge.name}`);
     for (const host of deleted) t.is((await edge.manage("GET", `/entries/${host}.json`)).status, 404, `${host} on ${edge.name}`);
   }
-  const table = etcdTable(fleet.cluster);
+  const table = etcdTable(fleet().cluster);
   t.is(table.size, expectedCount);
   t.true(acknowledged.every((host) => table.has(host)));
 });
 
 test.serial("a 100,000-route import through A is never seen half-done on B", async (t) => {
   t.timeout(300_000);
-  const { a, b, backends } = fleet;
+  const { a, b, backends } = fleet();
   const base = await entries(a);
   await until(async () => (await entries(b)) === base, "edge B to have what A has");
 
@@ -141,12 +133,12 @@ test.serial("a 100,000-route import through A is never seen half-done on B", asy
   // nginx may see the first host routed before the last only because the two requests are not one moment.
   t.true([...routed].every((pair) => ["404/404", "200/200", "404/200", "200/404"].includes(pair)));
   t.is((await b.route(hosts[54_321]!)).status, 200);
-  t.is(etcdTable(fleet.cluster).size, base + 100_000);
+  t.is(etcdTable(fleet().cluster).size, base + 100_000);
 });
 
 test.serial("a generation left by an import that died is deleted by the next import; finished imports leave nothing behind", async (t) => {
   t.timeout(120_000);
-  const { a, backends, cluster } = fleet;
+  const { a, backends, cluster } = fleet();
   // What a dead import leaves: its record (two hours old) and part of its generation.
   const twoHoursAgo = String(Date.now() - 2 * 60 * 60 * 1000);
   cluster.ctl("put", "/set-backend/imports/ghost", twoHoursAgo);

@@ -4,19 +4,11 @@
 // still routes. When etcd is back, a write made before the loss is still
 // there and new writes flow, without restarting anything.
 import test from "ava";
-import { type Edge, requireBuilt, routedTo, until } from "../lib/edge.ts";
-import { startFleet, type Fleet } from "../lib/fleet.ts";
+import { type Edge, routedTo, until } from "../lib/edge.ts";
+import { fleetForFile } from "../lib/fleet.ts";
 import { checkEtcdAnswer } from "./contract.ts";
 
-let fleet: Fleet;
-
-test.before(async () => {
-  requireBuilt();
-  fleet = await startFleet();
-});
-test.after.always(async () => {
-  await fleet?.stop();
-});
+const fleet = fleetForFile(test);
 
 const hosts = Array.from({ length: 20 }, (_, i) => `site-${i}.example.com`);
 
@@ -31,7 +23,7 @@ async function routesAll(edge: Edge, names: string[]): Promise<string[]> {
 
 test.serial("quorum lost, an edge restarted meanwhile, quorum back", async (t) => {
   t.timeout(300_000);
-  const { a, b, backends, cluster } = fleet;
+  const { a, b, backends, cluster } = fleet();
   for (const host of hosts) t.is((await a.manage("POST", "/entries.json", { host, backend: backends[0]!.address })).status, 201);
   await until(async () => (await b.internal(`/resolve/${hosts.at(-1)}`)).status === 200, "edge B to have every route");
   // nginx on each edge caches the first five; the others will be misses.

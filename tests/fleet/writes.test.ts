@@ -2,22 +2,14 @@
 // as A answers), changes and deletions follow, and with one etcd member killed
 // reads and writes go on.
 import test from "ava";
-import { requireBuilt, routedTo, until } from "../lib/edge.ts";
-import { startFleet, type Fleet } from "../lib/fleet.ts";
+import { routedTo, until } from "../lib/edge.ts";
+import { fleetForFile } from "../lib/fleet.ts";
 
-let fleet: Fleet;
-
-test.before(async () => {
-  requireBuilt();
-  fleet = await startFleet();
-});
-test.after.always(async () => {
-  await fleet?.stop();
-});
+const fleet = fleetForFile(test);
 
 test.serial("a write through edge A routes on edge A when it is answered, then on edge B", async (t) => {
   t.timeout(120_000);
-  const { a, b, backends } = fleet;
+  const { a, b, backends } = fleet();
   const created = await a.manage("POST", "/entries.json", { host: "shop.example.com", backend: backends[0]!.address });
   t.is(created.status, 201, created.body);
   // Read-your-writes: the node that took the write routes by it already.
@@ -38,7 +30,7 @@ test.serial("a write through edge A routes on edge A when it is answered, then o
 });
 
 test.serial("the API answers the same in etcd mode: validation, auth and the error format", async (t) => {
-  const { a } = fleet;
+  const { a } = fleet();
   const bad = await a.manage("POST", "/entries.json", { host: "bad host", backend: "127.0.0.1:1" });
   t.is(bad.status, 400);
   t.like(JSON.parse(bad.body), { error: "invalid_host" });
@@ -52,7 +44,7 @@ test.serial("the API answers the same in etcd mode: validation, auth and the err
 
 test.serial("the etcd leader killed: both edges keep routing and taking writes", async (t) => {
   t.timeout(180_000);
-  const { a, b, backends, cluster } = fleet;
+  const { a, b, backends, cluster } = fleet();
   t.is((await a.manage("POST", "/entries.json", { host: "before.example.com", backend: backends[0]!.address })).status, 201);
   // The leader, the member whose loss costs most: the others elect a new one,
   // and writes in the meantime wait for it (ETCD_TIMEOUT_MS) rather than fail.

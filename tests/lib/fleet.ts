@@ -2,7 +2,8 @@
 // etcd mode + nginx each) and backends that say who they are, all on loopback.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { startEdge, type Edge } from "./edge.ts";
+import type { TestFn } from "ava";
+import { requireBuilt, startEdge, type Edge } from "./edge.ts";
 import { startEtcdCluster, type EtcdCluster } from "./etcd-cluster.ts";
 
 export interface Backend {
@@ -65,4 +66,23 @@ export async function startFleet(options: { endpointsOfB?: (cluster: EtcdCluster
     await cluster.stop();
     throw error;
   }
+}
+
+/**
+ * One fleet for every test of a file: started (the build checked first) before
+ * them, stopped after them. Returns the running fleet for the tests to use.
+ */
+export function fleetForFile(test: TestFn): () => Fleet {
+  let fleet: Fleet | undefined;
+  test.before(async () => {
+    requireBuilt();
+    fleet = await startFleet();
+  });
+  test.after.always(async () => {
+    await fleet?.stop();
+  });
+  return () => {
+    if (!fleet) throw new Error("the fleet did not start");
+    return fleet;
+  };
 }
