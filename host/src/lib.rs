@@ -34,7 +34,7 @@ pub use embedder::{
 pub use error::{HostError, TrapKind};
 pub use filter_host::{FilterHost, FilterOptions};
 pub use header_map::HeaderMap;
-pub use metrics::{Histogram, Metric, HISTOGRAM_BOUNDS};
+pub use metrics::{HISTOGRAM_BOUNDS, Histogram, Metric};
 pub use recorder::{Event, Recorder};
 pub use runtime::{FilterModule, Limits, Runtime, RuntimeConfig};
 pub use shared_data::MemorySharedData;

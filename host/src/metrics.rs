@@ -14,7 +14,9 @@ pub struct Metric {
 
 /// Upper bounds of a histogram's buckets, in the unit the filter records in
 /// (the resolver records milliseconds): 1-2-5 steps, plus the implicit +Inf.
-pub const HISTOGRAM_BOUNDS: [u64; 13] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000];
+pub const HISTOGRAM_BOUNDS: [u64; 13] = [
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000,
+];
 
 /// A distribution of recorded samples, as Prometheus keeps one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,7 +30,10 @@ pub struct Histogram {
 
 impl Histogram {
     pub fn record(&mut self, sample: u64) {
-        let i = HISTOGRAM_BOUNDS.iter().position(|&b| sample <= b).unwrap_or(HISTOGRAM_BOUNDS.len());
+        let i = HISTOGRAM_BOUNDS
+            .iter()
+            .position(|&b| sample <= b)
+            .unwrap_or(HISTOGRAM_BOUNDS.len());
         self.buckets[i] += 1;
         self.sum = self.sum.saturating_add(sample);
         self.count += 1;

@@ -35,7 +35,9 @@ pub fn parse(backend: &[u8]) -> Result<BackendAddr<'_>, &'static str> {
         let usable = path.first() == Some(&b'/')
             && path.last() != Some(&b'/')
             && path.len() <= MAX_UNIX_PATH
-            && path.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'/'));
+            && path
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'/'));
         if !usable {
             return Err("is not a usable unix socket path");
         }
@@ -64,7 +66,9 @@ fn parse_plain_ipv4(b: &[u8]) -> Option<SocketAddrV4> {
         if digits == 0 || digits > max_digits || (digits > 1 && b[0] == b'0') {
             return None;
         }
-        let n = b[..digits].iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0'));
+        let n = b[..digits]
+            .iter()
+            .fold(0u32, |n, c| n * 10 + u32::from(c - b'0'));
         Some((n, &b[digits..]))
     }
     let mut octets = [0u8; 4];
@@ -77,7 +81,9 @@ fn parse_plain_ipv4(b: &[u8]) -> Option<SocketAddrV4> {
     }
     let (port, after) = number(rest, 5)?;
     let port = u16::try_from(port).ok().filter(|p| *p != 0)?;
-    after.is_empty().then(|| SocketAddrV4::new(Ipv4Addr::from(octets), port))
+    after
+        .is_empty()
+        .then(|| SocketAddrV4::new(Ipv4Addr::from(octets), port))
 }
 
 /// The backend as `set_backend $var` stores it: the first address (the seed's
@@ -102,16 +108,25 @@ mod tests {
     #[test]
     fn unix_backends_end_with_a_colon_in_the_variable() {
         assert_eq!(&*as_variable(b"unix:/run/app.sock"), b"unix:/run/app.sock:");
-        assert_eq!(&*as_variable(b"unix:/run/app.sock:"), b"unix:/run/app.sock:");
+        assert_eq!(
+            &*as_variable(b"unix:/run/app.sock:"),
+            b"unix:/run/app.sock:"
+        );
         assert_eq!(&*as_variable(b"10.0.0.7:3000"), b"10.0.0.7:3000");
     }
 
     #[test]
     fn the_variable_holds_the_first_address_of_a_list() {
-        assert_eq!(&*as_variable(b"127.0.0.1:3000,[::1]:3000"), b"127.0.0.1:3000");
+        assert_eq!(
+            &*as_variable(b"127.0.0.1:3000,[::1]:3000"),
+            b"127.0.0.1:3000"
+        );
         assert_eq!(&*as_variable(b"unix:/a.sock,127.0.0.1:1"), b"unix:/a.sock:");
         let list: Vec<&[u8]> = addresses(b"127.0.0.1:3000,[::1]:3000").collect();
-        assert_eq!(list, [b"127.0.0.1:3000".as_slice(), b"[::1]:3000".as_slice()]);
+        assert_eq!(
+            list,
+            [b"127.0.0.1:3000".as_slice(), b"[::1]:3000".as_slice()]
+        );
     }
 
     /// tests/vectors/backends.json, the grammar shared with the route API and the
@@ -119,7 +134,8 @@ mod tests {
     /// backends are refused (a name reaches the balancer only as its addresses).
     #[test]
     fn shared_backend_vectors() {
-        let vectors: serde_json::Value = serde_json::from_str(include_str!("../../tests/vectors/backends.json")).unwrap();
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/vectors/backends.json")).unwrap();
         let valid = vectors["valid"].as_array().unwrap();
         let invalid = vectors["invalid"].as_array().unwrap();
         assert!(valid.len() > 10 && invalid.len() > 10);
@@ -127,32 +143,72 @@ mod tests {
             let backend = v["backend"].as_str().unwrap();
             let got = parse(backend.as_bytes());
             match v["kind"].as_str().unwrap() {
-                "name" => assert!(got.is_err(), "{backend}: a name must not reach the balancer"),
-                "unix" => assert!(matches!(got, Ok(BackendAddr::Unix(_))), "{backend}: {got:?}"),
-                "ipv4" => assert!(matches!(got, Ok(BackendAddr::Ip(SocketAddr::V4(_)))), "{backend}: {got:?}"),
-                "ipv6" => assert!(matches!(got, Ok(BackendAddr::Ip(SocketAddr::V6(_)))), "{backend}: {got:?}"),
+                "name" => assert!(
+                    got.is_err(),
+                    "{backend}: a name must not reach the balancer"
+                ),
+                "unix" => assert!(
+                    matches!(got, Ok(BackendAddr::Unix(_))),
+                    "{backend}: {got:?}"
+                ),
+                "ipv4" => assert!(
+                    matches!(got, Ok(BackendAddr::Ip(SocketAddr::V4(_)))),
+                    "{backend}: {got:?}"
+                ),
+                "ipv6" => assert!(
+                    matches!(got, Ok(BackendAddr::Ip(SocketAddr::V6(_)))),
+                    "{backend}: {got:?}"
+                ),
                 other => panic!("unknown kind {other}"),
             }
         }
         for v in invalid {
             let backend = v["backend"].as_str().unwrap();
-            assert!(parse(backend.as_bytes()).is_err(), "{backend} ({}) must be refused", v["why"]);
+            assert!(
+                parse(backend.as_bytes()).is_err(),
+                "{backend} ({}) must be refused",
+                v["why"]
+            );
         }
     }
 
     #[test]
     fn accepts_ip_and_unix_backends() {
-        assert_eq!(parse(b"127.0.0.1:8080"), Ok(BackendAddr::Ip("127.0.0.1:8080".parse().unwrap())));
-        assert_eq!(parse(b"[::1]:8080"), Ok(BackendAddr::Ip("[::1]:8080".parse().unwrap())));
-        assert_eq!(parse(b"unix:/run/app.sock"), Ok(BackendAddr::Unix(b"/run/app.sock")));
+        assert_eq!(
+            parse(b"127.0.0.1:8080"),
+            Ok(BackendAddr::Ip("127.0.0.1:8080".parse().unwrap()))
+        );
+        assert_eq!(
+            parse(b"[::1]:8080"),
+            Ok(BackendAddr::Ip("[::1]:8080".parse().unwrap()))
+        );
+        assert_eq!(
+            parse(b"unix:/run/app.sock"),
+            Ok(BackendAddr::Unix(b"/run/app.sock"))
+        );
     }
 
     #[test]
     fn the_ipv4_fast_path_agrees_with_std() {
         let mut cases: Vec<String> = [
-            "127.0.0.1:8080", "0.0.0.0:1", "255.255.255.255:65535", "10.0.0.7:3000", "256.0.0.1:80", "1.2.3.4:0",
-            "1.2.3.4:65536", "01.2.3.4:80", "1.2.3.4:080", "1.2.3:80", "1.2.3.4.5:80", "1.2.3.4:", ":80", "1.2.3.4:80x",
-            "1.2.3.4 :80", "1..3.4:80", "[::1]:80", "1.2.3.4:99999",
+            "127.0.0.1:8080",
+            "0.0.0.0:1",
+            "255.255.255.255:65535",
+            "10.0.0.7:3000",
+            "256.0.0.1:80",
+            "1.2.3.4:0",
+            "1.2.3.4:65536",
+            "01.2.3.4:80",
+            "1.2.3.4:080",
+            "1.2.3:80",
+            "1.2.3.4.5:80",
+            "1.2.3.4:",
+            ":80",
+            "1.2.3.4:80x",
+            "1.2.3.4 :80",
+            "1..3.4:80",
+            "[::1]:80",
+            "1.2.3.4:99999",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -176,7 +232,11 @@ mod tests {
             if let Some(fast) = parse_plain_ipv4(case.as_bytes()) {
                 assert_eq!(Some(SocketAddr::V4(fast)), std, "{case}");
             }
-            assert_eq!(parse(case.as_bytes()).ok(), std.map(BackendAddr::Ip), "{case}");
+            assert_eq!(
+                parse(case.as_bytes()).ok(),
+                std.map(BackendAddr::Ip),
+                "{case}"
+            );
         }
     }
 

@@ -10,10 +10,10 @@ use core::ptr;
 use std::net::SocketAddr;
 
 use ngx::ffi::{
-    ngx_array_push, ngx_conf_t, ngx_http_request_t, ngx_http_upstream_server_t,
-    ngx_http_upstream_srv_conf_t, ngx_int_t, ngx_peer_connection_t, ngx_str_t, ngx_uint_t,
-    sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_un, socklen_t, NGX_BUSY, NGX_ERROR,
-    NGX_LOG_ERR, NGX_OK,
+    NGX_BUSY, NGX_ERROR, NGX_LOG_ERR, NGX_OK, ngx_array_push, ngx_conf_t, ngx_http_request_t,
+    ngx_http_upstream_server_t, ngx_http_upstream_srv_conf_t, ngx_int_t, ngx_peer_connection_t,
+    ngx_str_t, ngx_uint_t, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_un,
+    socklen_t,
 };
 use ngx::ngx_log_error;
 
@@ -60,7 +60,10 @@ pub unsafe extern "C" fn init_upstream(
     NGX_OK as ngx_int_t
 }
 
-unsafe extern "C" fn init_peer(r: *mut ngx_http_request_t, _us: *mut ngx_http_upstream_srv_conf_t) -> ngx_int_t {
+unsafe extern "C" fn init_peer(
+    r: *mut ngx_http_request_t,
+    _us: *mut ngx_http_upstream_srv_conf_t,
+) -> ngx_int_t {
     let peer = unsafe { ngx::ffi::ngx_pcalloc((*r).pool, mem::size_of::<Peer>()) } as *mut Peer;
     if peer.is_null() {
         return NGX_ERROR as ngx_int_t;
@@ -73,7 +76,9 @@ unsafe extern "C" fn init_peer(r: *mut ngx_http_request_t, _us: *mut ngx_http_up
         u.peer.free = Some(free_peer);
         // One try per address of the chosen backend: a retry (proxy_next_upstream)
         // goes to the next one.
-        let count = request_ctx::get(r).and_then(|c| c.backend()).map_or(1, |b| backend_addr::addresses(b).count());
+        let count = request_ctx::get(r)
+            .and_then(|c| c.backend())
+            .map_or(1, |b| backend_addr::addresses(b).count());
         u.peer.tries = count as ngx_uint_t;
     }
     NGX_OK as ngx_int_t
@@ -100,11 +105,20 @@ unsafe extern "C" fn get_peer(pc: *mut ngx_peer_connection_t, data: *mut c_void)
     let len = match fill_sockaddr(&mut peer.addr, backend) {
         Ok(len) => len,
         Err(why) => {
-            ngx_log_error!(NGX_LOG_ERR, pc.log, "set_backend_balancer: backend \"{}\" {}", String::from_utf8_lossy(backend), why);
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                pc.log,
+                "set_backend_balancer: backend \"{}\" {}",
+                String::from_utf8_lossy(backend),
+                why
+            );
             return NGX_BUSY as ngx_int_t;
         }
     };
-    peer.name = ngx_str_t { len: backend.len(), data: backend.as_ptr() as *mut u8 };
+    peer.name = ngx_str_t {
+        len: backend.len(),
+        data: backend.as_ptr() as *mut u8,
+    };
     pc.sockaddr = (&raw mut peer.addr).cast::<sockaddr>();
     pc.socklen = len;
     pc.name = &mut peer.name;
@@ -113,7 +127,11 @@ unsafe extern "C" fn get_peer(pc: *mut ngx_peer_connection_t, data: *mut c_void)
     NGX_OK as ngx_int_t
 }
 
-unsafe extern "C" fn free_peer(pc: *mut ngx_peer_connection_t, _data: *mut c_void, _state: ngx_uint_t) {
+unsafe extern "C" fn free_peer(
+    pc: *mut ngx_peer_connection_t,
+    _data: *mut c_void,
+    _state: ngx_uint_t,
+) {
     let pc = unsafe { &mut *pc };
     pc.tries = pc.tries.saturating_sub(1);
 }

@@ -77,10 +77,15 @@ impl Bridge {
     }
 
     pub fn close_slot(&mut self, id: u32) {
-        let Some(slot) = self.slots.remove(&id) else { return };
+        let Some(slot) = self.slots.remove(&id) else {
+            return;
+        };
         if self.spare_slots.len() < SPARE_SLOTS {
             // Everything back to the default, except the backend's buffer.
-            self.spare_slots.push(Slot { backend: slot.backend, ..Slot::default() });
+            self.spare_slots.push(Slot {
+                backend: slot.backend,
+                ..Slot::default()
+            });
         }
     }
 }

@@ -17,12 +17,15 @@
 use core::ffi::c_void;
 use core::mem::size_of;
 use core::ptr::null_mut;
-use core::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU64, Ordering, fence};
 
-use ngx::ffi::{ngx_int_t, ngx_shm_zone_t, ngx_shmtx_lock, ngx_shmtx_unlock, ngx_slab_calloc_locked, ngx_slab_pool_t, NGX_ERROR, NGX_OK};
-use proxy_wasm_host::{Metric, MetricType, HISTOGRAM_BOUNDS};
+use ngx::ffi::{
+    NGX_ERROR, NGX_OK, ngx_int_t, ngx_shm_zone_t, ngx_shmtx_lock, ngx_shmtx_unlock,
+    ngx_slab_calloc_locked, ngx_slab_pool_t,
+};
+use proxy_wasm_host::{HISTOGRAM_BOUNDS, Metric, MetricType};
 
-use crate::metrics_text::{self, Counter, FilterMetric, Kind, Snapshot, ZoneStats, COUNTERS};
+use crate::metrics_text::{self, COUNTERS, Counter, FilterMetric, Kind, Snapshot, ZoneStats};
 
 /// Name and size of the zone (`set_backend_metrics` adds it): room for the block below.
 pub const ZONE_NAME: &str = "set_backend_metrics";
@@ -110,14 +113,22 @@ pub unsafe extern "C" fn init_zone(zone: *mut ngx_shm_zone_t, old: *mut c_void) 
 /// `zone` is null or the metrics zone of this cycle, initialised by `init_zone`.
 pub unsafe fn attach(zone: *mut ngx_shm_zone_t, worker: usize) {
     // SAFETY: per the contract, a non-null zone's data is our block.
-    let block = if zone.is_null() { null_mut() } else { unsafe { (*zone).data as *mut Block } };
+    let block = if zone.is_null() {
+        null_mut()
+    } else {
+        unsafe { (*zone).data as *mut Block }
+    };
     // SAFETY: a non-null block is mapped at the same address in every process of the cycle.
     if !block.is_null() && unsafe { (*block).magic } != MAGIC {
         return;
     }
     BLOCK.store(block, Ordering::Relaxed);
     // SAFETY: a non-null block is the mapped block checked above; the index is in bounds.
-    let set = if block.is_null() { null_mut() } else { unsafe { &raw mut (*block).counters[worker % MAX_WORKERS] } };
+    let set = if block.is_null() {
+        null_mut()
+    } else {
+        unsafe { &raw mut (*block).counters[worker % MAX_WORKERS] }
+    };
     COUNTER_SET.store(set, Ordering::Relaxed);
 }
 
@@ -150,14 +161,19 @@ fn kind_code(kind: MetricType) -> u64 {
 /// Copies this worker's filter metrics into its slot (each tick).
 pub fn publish(worker: usize, pid: u64, metrics: &[Metric]) {
     let Some(b) = block() else { return };
-    let Some(slot) = b.slots.get(worker) else { return };
+    let Some(slot) = b.slots.get(worker) else {
+        return;
+    };
     let v = slot.version.load(Ordering::Relaxed);
     slot.version.store(v.wrapping_add(1), Ordering::Relaxed);
     fence(Ordering::Release);
     let n = metrics.len().min(MAX_FILTER_METRICS);
     for (m, out) in metrics.iter().zip(&slot.metrics) {
         let name = &m.name.as_bytes()[..m.name.len().min(MAX_NAME)];
-        out.kind_len.store(kind_code(m.kind) << 8 | name.len() as u64, Ordering::Relaxed);
+        out.kind_len.store(
+            kind_code(m.kind) << 8 | name.len() as u64,
+            Ordering::Relaxed,
+        );
         for (i, word) in out.name.iter().enumerate() {
             let mut bytes = [0u8; 8];
             for (j, byte) in bytes.iter_mut().enumerate() {
@@ -243,5 +259,10 @@ pub fn snapshot(zone: Option<ZoneStats>) -> Option<Snapshot> {
         }
     }
     let workers: Vec<Vec<FilterMetric>> = b.slots.iter().filter_map(read_slot).collect();
-    Some(Snapshot { counters, zone, workers: workers.len(), filter: metrics_text::aggregate(&workers) })
+    Some(Snapshot {
+        counters,
+        zone,
+        workers: workers.len(),
+        filter: metrics_text::aggregate(&workers),
+    })
 }

@@ -3,12 +3,13 @@
 //! nginx's event loop without blocking.
 
 use ngx::ffi::{
-    ngx_cycle, ngx_hash_key, ngx_http_get_variable, ngx_http_request_t, ngx_msec_t, ngx_str_t, NGX_LOG_ALERT,
-    NGX_LOG_DEBUG, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_LOG_WARN,
+    NGX_LOG_ALERT, NGX_LOG_DEBUG, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_LOG_WARN,
+    ngx_cycle, ngx_hash_key, ngx_http_get_variable, ngx_http_request_t, ngx_msec_t, ngx_str_t,
 };
 use ngx::ngx_log_error;
 use proxy_wasm_host::{
-    Clock, HttpCallRequest, HttpCalls, LocalResponse, LogLevel, Logger, Properties, Status, StreamType, Streams,
+    Clock, HttpCallRequest, HttpCalls, LocalResponse, LogLevel, Logger, Properties, Status,
+    StreamType, Streams,
 };
 
 use crate::{bridge, http_call, http_wire, worker};
@@ -27,7 +28,9 @@ impl Clock for CachedClock {
         // SAFETY: nginx points ngx_cached_time at a valid slot before any module
         // code runs in a worker, and only this thread updates it.
         let t = unsafe { &*core::ptr::read_volatile(&raw const ngx::ffi::ngx_cached_time) };
-        (t.sec as u64).saturating_mul(1_000_000_000).saturating_add(t.msec as u64 * 1_000_000)
+        (t.sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(t.msec as u64 * 1_000_000)
     }
 }
 
@@ -46,7 +49,14 @@ impl Logger for ErrorLog {
             LogLevel::Critical => NGX_LOG_ALERT,
         };
         let log = unsafe { (*ngx_cycle).log };
-        ngx_log_error!(ngx_level, log, "set_backend filter \"{}\" (context {}): {}", self.filter, context_id, message);
+        ngx_log_error!(
+            ngx_level,
+            log,
+            "set_backend filter \"{}\" (context {}): {}",
+            self.filter,
+            context_id,
+            message
+        );
     }
 
     fn level(&self) -> LogLevel {
@@ -75,12 +85,19 @@ impl Properties for RequestProperties {
             [b"ngx", name] => unsafe { variable(r, name) },
             [b"request", b"path"] => Some(unsafe { (*r).unparsed_uri.as_bytes() }.to_vec()),
             [b"request", b"method"] => Some(unsafe { (*r).method_name.as_bytes() }.to_vec()),
-            [b"backend"] => bridge::with_slot(context_id, |s| s.backend().map(<[u8]>::to_vec)).flatten(),
+            [b"backend"] => {
+                bridge::with_slot(context_id, |s| s.backend().map(<[u8]>::to_vec)).flatten()
+            }
             _ => None,
         }
     }
 
-    fn set_property(&mut self, context_id: u32, path: &[&[u8]], value: &[u8]) -> Result<(), Status> {
+    fn set_property(
+        &mut self,
+        context_id: u32,
+        path: &[&[u8]],
+        value: &[u8],
+    ) -> Result<(), Status> {
         bridge::with(|b| {
             let is_backend = match path {
                 [b"backend"] => true,
@@ -100,7 +117,10 @@ impl Properties for RequestProperties {
 
 unsafe fn variable(r: *mut ngx_http_request_t, name: &[u8]) -> Option<Vec<u8>> {
     let mut lower = name.to_ascii_lowercase();
-    let mut s = ngx_str_t { len: lower.len(), data: lower.as_mut_ptr() };
+    let mut s = ngx_str_t {
+        len: lower.len(),
+        data: lower.as_mut_ptr(),
+    };
     let key = unsafe { ngx_hash_key(s.data, s.len) };
     let v = unsafe { ngx_http_get_variable(r, &mut s, key) };
     if v.is_null() || unsafe { (*v).not_found() } != 0 || unsafe { (*v).valid() } == 0 {
@@ -115,16 +135,37 @@ unsafe fn variable(r: *mut ngx_http_request_t, name: &[u8]) -> Option<Vec<u8>> {
 pub struct EventLoopCalls;
 
 impl HttpCalls for EventLoopCalls {
-    fn dispatch(&mut self, context_id: u32, token: u32, request: HttpCallRequest) -> Result<(), Status> {
-        let cluster = bridge::with(|b| b.clusters.iter().find(|c| c.name == request.upstream).cloned());
+    fn dispatch(
+        &mut self,
+        context_id: u32,
+        token: u32,
+        request: HttpCallRequest,
+    ) -> Result<(), Status> {
+        let cluster = bridge::with(|b| {
+            b.clusters
+                .iter()
+                .find(|c| c.name == request.upstream)
+                .cloned()
+        });
         let Some(cluster) = cluster else {
             let log = unsafe { (*ngx_cycle).log };
-            ngx_log_error!(NGX_LOG_ERR, log, "set_backend: http call to unknown cluster \"{}\" (declare it with set_backend_cluster)", request.upstream);
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                log,
+                "set_backend: http call to unknown cluster \"{}\" (declare it with set_backend_cluster)",
+                request.upstream
+            );
             return Err(Status::BadArgument);
         };
         let bytes = http_wire::encode_request(&request.headers, &request.body).map_err(|why| {
             let log = unsafe { (*ngx_cycle).log };
-            ngx_log_error!(NGX_LOG_ERR, log, "set_backend: http call to \"{}\" refused: {}", request.upstream, why);
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                log,
+                "set_backend: http call to \"{}\" refused: {}",
+                request.upstream,
+                why
+            );
             Status::BadArgument
         })?;
         let timeout = match request.timeout_ms {
@@ -137,7 +178,12 @@ impl HttpCalls for EventLoopCalls {
                 slot.pending_calls += 1;
             }
         });
-        http_call::start(&cluster, bytes, timeout as ngx_msec_t, Box::new(move |resp| worker::deliver_http_call_response(token, resp)));
+        http_call::start(
+            &cluster,
+            bytes,
+            timeout as ngx_msec_t,
+            Box::new(move |resp| worker::deliver_http_call_response(token, resp)),
+        );
         Ok(())
     }
 }
@@ -145,7 +191,11 @@ impl HttpCalls for EventLoopCalls {
 pub struct RequestStreams;
 
 impl Streams for RequestStreams {
-    fn send_local_response(&mut self, context_id: u32, response: LocalResponse) -> Result<(), Status> {
+    fn send_local_response(
+        &mut self,
+        context_id: u32,
+        response: LocalResponse,
+    ) -> Result<(), Status> {
         bridge::with_slot(context_id, |s| {
             if s.request.is_none() {
                 return Err(Status::NotFound);

@@ -24,10 +24,16 @@ pub enum Kind {
 
 pub fn check(bytes: &[u8]) -> Result<Kind, String> {
     if bytes.starts_with(b"\x7fELF") {
-        if bytes.windows(WASMTIME_SECTION.len()).any(|w| w == WASMTIME_SECTION) {
+        if bytes
+            .windows(WASMTIME_SECTION.len())
+            .any(|w| w == WASMTIME_SECTION)
+        {
             return Ok(Kind::Precompiled);
         }
-        return Err("is an ELF file but not a module precompiled by wasmtime (proxy-wasm-precompile)".into());
+        return Err(
+            "is an ELF file but not a module precompiled by wasmtime (proxy-wasm-precompile)"
+                .into(),
+        );
     }
     if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
         return Err("is not a WebAssembly module (no \\0asm header)".into());
@@ -51,7 +57,9 @@ pub fn check(bytes: &[u8]) -> Result<Kind, String> {
         }
     }
     if !abi {
-        return Err(format!("does not export {ABI_EXPORT} (only proxy-wasm ABI 0.2.1 is supported)"));
+        return Err(format!(
+            "does not export {ABI_EXPORT} (only proxy-wasm ABI 0.2.1 is supported)"
+        ));
     }
     if !memory {
         return Err("does not export its memory".into());
@@ -66,7 +74,11 @@ mod tests {
     #[test]
     fn rejects_text_and_empty_files() {
         assert!(check(b"").unwrap_err().contains("not a WebAssembly"));
-        assert!(check(b"(module)").unwrap_err().contains("not a WebAssembly"));
+        assert!(
+            check(b"(module)")
+                .unwrap_err()
+                .contains("not a WebAssembly")
+        );
     }
 
     #[test]
@@ -79,7 +91,11 @@ mod tests {
     #[test]
     fn tells_precompiled_modules_from_other_elf_files() {
         let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
-        assert!(check(&elf).unwrap_err().contains("not a module precompiled by wasmtime"));
+        assert!(
+            check(&elf)
+                .unwrap_err()
+                .contains("not a module precompiled by wasmtime")
+        );
         elf.extend_from_slice(b"....\0.wasmtime.engine\0");
         assert_eq!(check(&elf), Ok(Kind::Precompiled));
     }

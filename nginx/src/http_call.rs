@@ -13,16 +13,16 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use ngx::ffi::{
-    ngx_add_timer, ngx_close_connection, ngx_connection_t, ngx_cycle, ngx_del_timer, ngx_delete_posted_event,
-    ngx_event_connect_peer, ngx_event_get_peer, ngx_event_t, ngx_handle_read_event, ngx_handle_write_event,
-    ngx_log_t, ngx_msec_t, ngx_peer_connection_t, ngx_post_event, ngx_posted_events, ngx_reusable_connection,
-    ngx_str_t, NGX_AGAIN, NGX_LOG_WARN, NGX_OK,
+    NGX_AGAIN, NGX_LOG_WARN, NGX_OK, ngx_add_timer, ngx_close_connection, ngx_connection_t,
+    ngx_cycle, ngx_del_timer, ngx_delete_posted_event, ngx_event_connect_peer, ngx_event_get_peer,
+    ngx_event_t, ngx_handle_read_event, ngx_handle_write_event, ngx_log_t, ngx_msec_t,
+    ngx_peer_connection_t, ngx_post_event, ngx_posted_events, ngx_reusable_connection, ngx_str_t,
 };
 use ngx::ngx_log_error;
 use proxy_wasm_host::HttpCallResponse;
 
 use crate::conf::Cluster;
-use crate::http_wire::{self, Parsed, MAX_RESPONSE_BYTES};
+use crate::http_wire::{self, MAX_RESPONSE_BYTES, Parsed};
 
 pub type Done = Box<dyn FnOnce(Option<HttpCallResponse>)>;
 
@@ -64,7 +64,10 @@ pub fn start(cluster: &Cluster, request: Vec<u8>, timeout_ms: ngx_msec_t, done: 
         pc: unsafe { mem::zeroed() },
         timer: unsafe { mem::zeroed() },
         cluster: cluster.clone(),
-        name: ngx_str_t { len: 0, data: ptr::null_mut() },
+        name: ngx_str_t {
+            len: 0,
+            data: ptr::null_mut(),
+        },
         request,
         sent: 0,
         response: Vec::new(),
@@ -74,7 +77,10 @@ pub fn start(cluster: &Cluster, request: Vec<u8>, timeout_ms: ngx_msec_t, done: 
     }));
     LIVE.with(|l| l.borrow_mut().insert(call as usize));
     let c = unsafe { &mut *call };
-    c.name = ngx_str_t { len: c.cluster.address.len(), data: c.cluster.address.as_ptr() as *mut u8 };
+    c.name = ngx_str_t {
+        len: c.cluster.address.len(),
+        data: c.cluster.address.as_ptr() as *mut u8,
+    };
     c.timer.handler = Some(on_timer);
     c.timer.data = call.cast();
     c.timer.log = cycle_log();
@@ -149,8 +155,18 @@ unsafe fn call_of(ev: *mut ngx_event_t) -> *mut Call {
 
 unsafe extern "C" fn on_timer(ev: *mut ngx_event_t) {
     let call = unsafe { (*ev).data as *mut Call };
-    let what = if unsafe { (*call).failed_early } { "could not connect" } else { "timed out" };
-    ngx_log_error!(NGX_LOG_WARN, cycle_log(), "set_backend: http call to cluster \"{}\" {}", unsafe { &(*call).cluster.name }, what);
+    let what = if unsafe { (*call).failed_early } {
+        "could not connect"
+    } else {
+        "timed out"
+    };
+    ngx_log_error!(
+        NGX_LOG_WARN,
+        cycle_log(),
+        "set_backend: http call to cluster \"{}\" {}",
+        unsafe { &(*call).cluster.name },
+        what
+    );
     unsafe { finish(call, None) };
 }
 
@@ -160,7 +176,13 @@ unsafe extern "C" fn on_write(wev: *mut ngx_event_t) {
     let conn = unsafe { &mut *c.pc.connection };
     while c.sent < c.request.len() {
         let send = conn.send.expect("nginx connections have a send function");
-        let n = unsafe { send(conn, c.request.as_mut_ptr().add(c.sent), c.request.len() - c.sent) };
+        let n = unsafe {
+            send(
+                conn,
+                c.request.as_mut_ptr().add(c.sent),
+                c.request.len() - c.sent,
+            )
+        };
         if n == NGX_AGAIN as isize {
             if unsafe { ngx_handle_write_event(wev, 0) } != 0 {
                 return unsafe { fail(call, "cannot wait to write") };
@@ -238,7 +260,13 @@ unsafe fn fail(call: *mut Call, why: &str) {
         c.sent = 0;
         return unsafe { connect(call) };
     }
-    ngx_log_error!(NGX_LOG_WARN, cycle_log(), "set_backend: http call to cluster \"{}\" failed: {}", &c.cluster.name, why);
+    ngx_log_error!(
+        NGX_LOG_WARN,
+        cycle_log(),
+        "set_backend: http call to cluster \"{}\" failed: {}",
+        &c.cluster.name,
+        why
+    );
     unsafe { finish(call, None) };
 }
 
@@ -301,7 +329,8 @@ fn park(cluster: &str, conn: *mut ngx_connection_t) -> bool {
 }
 
 fn take_idle(cluster: &str) -> Option<*mut ngx_connection_t> {
-    let conn = IDLE.with(|idle| idle.borrow_mut().get_mut(cluster).and_then(|l| l.pop()))? as *mut ngx_connection_t;
+    let conn = IDLE.with(|idle| idle.borrow_mut().get_mut(cluster).and_then(|l| l.pop()))?
+        as *mut ngx_connection_t;
     unsafe {
         let c = &mut *conn;
         c.set_idle(0);

@@ -11,7 +11,9 @@ const MAX_HEADERS: usize = 100;
 
 /// An HTTP field name (RFC 9110 token).
 pub fn is_token(b: &[u8]) -> bool {
-    !b.is_empty() && b.iter().all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(c))
+    !b.is_empty()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(c))
 }
 
 /// An HTTP field value without CR, LF or other controls (no response splitting).
@@ -46,7 +48,12 @@ pub fn encode_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, &'sta
         if k.first() == Some(&b':') {
             continue;
         }
-        let skip = [&b"host"[..], b"connection", b"content-length", b"transfer-encoding"];
+        let skip = [
+            &b"host"[..],
+            b"connection",
+            b"content-length",
+            b"transfer-encoding",
+        ];
         if skip.iter().any(|s| k.eq_ignore_ascii_case(s)) {
             continue;
         }
@@ -83,7 +90,9 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
     let mut resp = httparse::Response::new(&mut hdrs);
     let head_len = match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if eof => return Parsed::Invalid("connection closed before the response header"),
+        Ok(httparse::Status::Partial) if eof => {
+            return Parsed::Invalid("connection closed before the response header");
+        }
         Ok(httparse::Status::Partial) => return Parsed::Incomplete,
         Err(_) => return Parsed::Invalid("malformed response header"),
     };
@@ -96,21 +105,34 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
     for h in resp.headers.iter() {
         let name = h.name.to_ascii_lowercase();
         if name == "content-length" {
-            match core::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<usize>().ok()) {
+            match core::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+            {
                 Some(n) => content_length = Some(n),
                 None => return Parsed::Invalid("bad content-length"),
             }
         } else if name == "transfer-encoding" {
             chunked = h.value.eq_ignore_ascii_case(b"chunked");
         } else if name == "connection" {
-            keep_alive &= !h.value.split(|c| *c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+            keep_alive &= !h
+                .value
+                .split(|c| *c == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
         }
         headers.add(name.as_bytes(), h.value);
     }
     let rest = &buf[head_len..];
     let done = |body: Vec<u8>, consumed: usize, framed: bool| {
         let reusable = framed && keep_alive && consumed == rest.len() && !eof;
-        Parsed::Done(HttpCallResponse { headers: headers.clone(), body, trailers: HeaderMap::new() }, reusable)
+        Parsed::Done(
+            HttpCallResponse {
+                headers: headers.clone(),
+                body,
+                trailers: HeaderMap::new(),
+            },
+            reusable,
+        )
     };
     // Responses without a body by definition.
     if status == 204 || status == 304 || (100..200).contains(&status) {
@@ -145,7 +167,9 @@ fn decode_chunked(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, &'static str> 
     let mut at = 0;
     loop {
         let rest = &buf[at..];
-        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else { return Ok(None) };
+        let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return Ok(None);
+        };
         let size_text = core::str::from_utf8(&rest[..line_end]).map_err(|_| "bad chunk size")?;
         let size_text = size_text.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| "bad chunk size")?;
@@ -154,7 +178,9 @@ fn decode_chunked(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, &'static str> 
             // Trailer fields (ignored) up to the empty line that ends the message.
             loop {
                 let rest = &buf[at..];
-                let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else { return Ok(None) };
+                let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
+                    return Ok(None);
+                };
                 at += end + 2;
                 if end == 0 {
                     return Ok(Some((body, at)));
@@ -186,16 +212,33 @@ mod tests {
 
     #[test]
     fn encodes_a_get() {
-        let h = req(&[(":method", "GET"), (":path", "/resolve/a.com"), (":authority", "api"), ("accept", "application/json")]);
+        let h = req(&[
+            (":method", "GET"),
+            (":path", "/resolve/a.com"),
+            (":authority", "api"),
+            ("accept", "application/json"),
+        ]);
         let out = String::from_utf8(encode_request(&h, b"").unwrap()).unwrap();
-        assert_eq!(out, "GET /resolve/a.com HTTP/1.1\r\nHost: api\r\naccept: application/json\r\n\r\n");
+        assert_eq!(
+            out,
+            "GET /resolve/a.com HTTP/1.1\r\nHost: api\r\naccept: application/json\r\n\r\n"
+        );
     }
 
     #[test]
     fn refuses_header_injection() {
-        let h = req(&[(":method", "GET"), (":path", "/a\r\nX: y"), (":authority", "api")]);
+        let h = req(&[
+            (":method", "GET"),
+            (":path", "/a\r\nX: y"),
+            (":authority", "api"),
+        ]);
         assert!(encode_request(&h, b"").is_err());
-        let h = req(&[(":method", "GET"), (":path", "/"), (":authority", "api"), ("x", "a\r\nevil: 1")]);
+        let h = req(&[
+            (":method", "GET"),
+            (":path", "/"),
+            (":authority", "api"),
+            ("x", "a\r\nevil: 1"),
+        ]);
         assert!(encode_request(&h, b"").is_err());
         let h = req(&[(":method", "G ET"), (":path", "/"), (":authority", "api")]);
         assert!(encode_request(&h, b"").is_err());
@@ -204,21 +247,30 @@ mod tests {
     #[test]
     fn parses_content_length_and_chunked_and_eof_bodies() {
         let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
-        assert!(matches!(parse_response(&r[..r.len() - 1], false), Parsed::Incomplete));
-        let Parsed::Done(d, reusable) = parse_response(r, false) else { panic!() };
+        assert!(matches!(
+            parse_response(&r[..r.len() - 1], false),
+            Parsed::Incomplete
+        ));
+        let Parsed::Done(d, reusable) = parse_response(r, false) else {
+            panic!()
+        };
         assert_eq!(d.headers.get(b":status"), Some(&b"200"[..]));
         assert_eq!(d.body, b"hi");
         assert!(reusable);
 
         let r = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n";
-        let Parsed::Done(d, reusable) = parse_response(r, false) else { panic!() };
+        let Parsed::Done(d, reusable) = parse_response(r, false) else {
+            panic!()
+        };
         assert_eq!(d.body, b"abcd");
         assert!(reusable);
         assert_eq!(d.headers.get(b":status"), Some(&b"404"[..]));
 
         let r = b"HTTP/1.0 200 OK\r\n\r\nuntil-eof";
         assert_eq!(parse_response(r, false), Parsed::Incomplete);
-        let Parsed::Done(d, reusable) = parse_response(r, true) else { panic!() };
+        let Parsed::Done(d, reusable) = parse_response(r, true) else {
+            panic!()
+        };
         assert_eq!(d.body, b"until-eof");
         assert!(!reusable);
     }
@@ -230,18 +282,35 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert!(reusable(b"HTTP/1.1 204 No Content\r\n\r\n"));
-        assert!(!reusable(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"));
-        assert!(!reusable(b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n"));
+        assert!(!reusable(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(!reusable(
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n"
+        ));
         assert!(!reusable(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"));
         assert!(!reusable(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab"));
-        assert!(reusable(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nx-t: 1\r\n\r\n"));
-        assert!(!reusable(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nextra"));
+        assert!(reusable(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nx-t: 1\r\n\r\n"
+        ));
+        assert!(!reusable(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nextra"
+        ));
     }
 
     #[test]
     fn truncated_or_garbage_responses_are_invalid() {
-        assert!(matches!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", true), Parsed::Invalid(_)));
-        assert!(matches!(parse_response(b"garbage\r\n\r\n", false), Parsed::Invalid(_)));
-        assert!(matches!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false), Parsed::Invalid(_)));
+        assert!(matches!(
+            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", true),
+            Parsed::Invalid(_)
+        ));
+        assert!(matches!(
+            parse_response(b"garbage\r\n\r\n", false),
+            Parsed::Invalid(_)
+        ));
+        assert!(matches!(
+            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false),
+            Parsed::Invalid(_)
+        ));
     }
 }

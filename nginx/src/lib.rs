@@ -40,4 +40,4 @@ mod variable;
 mod worker;
 
 #[cfg(not(test))]
-pub use module::{ngx_http_set_backend_module, Module};
+pub use module::{Module, ngx_http_set_backend_module};

@@ -54,7 +54,10 @@ impl Counter {
 pub fn request_counter(waited: bool, outcome: Outcome) -> Counter {
     let result = match outcome {
         Outcome::Backend => 0,
-        Outcome::Page(status) => PAGE_STATUSES.iter().position(|&s| s == status).map_or(PAGE_STATUSES.len() + 1, |i| i + 1),
+        Outcome::Page(status) => PAGE_STATUSES
+            .iter()
+            .position(|&s| s == status)
+            .map_or(PAGE_STATUSES.len() + 1, |i| i + 1),
         Outcome::Error => RESULTS - 1,
     };
     Counter::Requests(usize::from(waited) * RESULTS + result)
@@ -102,7 +105,10 @@ pub struct FilterMetric {
 pub fn aggregate(workers: &[Vec<FilterMetric>]) -> Vec<FilterMetric> {
     let mut out: Vec<FilterMetric> = Vec::new();
     for m in workers.iter().flatten() {
-        match out.iter_mut().find(|o| o.name == m.name && o.kind == m.kind) {
+        match out
+            .iter_mut()
+            .find(|o| o.name == m.name && o.kind == m.kind)
+        {
             None => out.push(m.clone()),
             Some(o) => match m.kind {
                 Kind::Counter => o.value = o.value.saturating_add(m.value),
@@ -140,48 +146,107 @@ pub struct Snapshot {
 
 /// A filter's metric name as a Prometheus name: `[a-zA-Z0-9_]`, others become `_`.
 fn metric_name(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The Prometheus text exposition format (version 0.0.4).
 pub fn render(s: &Snapshot) -> String {
     let mut out = String::with_capacity(4096);
     let w = &mut out;
-    let _ = writeln!(w, "# HELP set_backend_requests_total Requests routed by set_backend, by result; waited=\"true\" when the request waited for a lookup (a cache miss).");
+    let _ = writeln!(
+        w,
+        "# HELP set_backend_requests_total Requests routed by set_backend, by result; waited=\"true\" when the request waited for a lookup (a cache miss)."
+    );
     let _ = writeln!(w, "# TYPE set_backend_requests_total counter");
     for waited in [false, true] {
         for result in 0..RESULTS {
             let (label, status) = result_label(result);
             let status = status.map_or(String::new(), |st| format!(",status=\"{st}\""));
             let value = s.counters[usize::from(waited) * RESULTS + result];
-            let _ = writeln!(w, "set_backend_requests_total{{waited=\"{waited}\",result=\"{label}\"{status}}} {value}");
+            let _ = writeln!(
+                w,
+                "set_backend_requests_total{{waited=\"{waited}\",result=\"{label}\"{status}}} {value}"
+            );
         }
     }
-    let _ = writeln!(w, "# HELP set_backend_http_calls_total Http calls made by the filter (lookups, change feed), by result.");
+    let _ = writeln!(
+        w,
+        "# HELP set_backend_http_calls_total Http calls made by the filter (lookups, change feed), by result."
+    );
     let _ = writeln!(w, "# TYPE set_backend_http_calls_total counter");
     for (i, result) in CALL_RESULTS.iter().enumerate() {
-        let _ = writeln!(w, "set_backend_http_calls_total{{result=\"{result}\"}} {}", s.counters[Counter::Calls(i).index()]);
+        let _ = writeln!(
+            w,
+            "set_backend_http_calls_total{{result=\"{result}\"}} {}",
+            s.counters[Counter::Calls(i).index()]
+        );
     }
-    let _ = writeln!(w, "# HELP set_backend_filter_traps_total Filter calls stopped by a fault (kind=\"fault\") or by the deadline (kind=\"deadline\").");
+    let _ = writeln!(
+        w,
+        "# HELP set_backend_filter_traps_total Filter calls stopped by a fault (kind=\"fault\") or by the deadline (kind=\"deadline\")."
+    );
     let _ = writeln!(w, "# TYPE set_backend_filter_traps_total counter");
-    let _ = writeln!(w, "set_backend_filter_traps_total{{kind=\"fault\"}} {}", s.counters[Counter::TrapsFault.index()]);
-    let _ = writeln!(w, "set_backend_filter_traps_total{{kind=\"deadline\"}} {}", s.counters[Counter::TrapsDeadline.index()]);
-    let _ = writeln!(w, "# HELP set_backend_filter_restarts_total Filter instances started again after a trap.");
+    let _ = writeln!(
+        w,
+        "set_backend_filter_traps_total{{kind=\"fault\"}} {}",
+        s.counters[Counter::TrapsFault.index()]
+    );
+    let _ = writeln!(
+        w,
+        "set_backend_filter_traps_total{{kind=\"deadline\"}} {}",
+        s.counters[Counter::TrapsDeadline.index()]
+    );
+    let _ = writeln!(
+        w,
+        "# HELP set_backend_filter_restarts_total Filter instances started again after a trap."
+    );
     let _ = writeln!(w, "# TYPE set_backend_filter_restarts_total counter");
-    let _ = writeln!(w, "set_backend_filter_restarts_total {}", s.counters[Counter::InstanceRestarts.index()]);
+    let _ = writeln!(
+        w,
+        "set_backend_filter_restarts_total {}",
+        s.counters[Counter::InstanceRestarts.index()]
+    );
     if let Some(z) = s.zone {
-        let _ = writeln!(w, "# HELP set_backend_zone_bytes The shared cache zone's size (state=\"total\") and the bytes not free in it (state=\"used\").");
+        let _ = writeln!(
+            w,
+            "# HELP set_backend_zone_bytes The shared cache zone's size (state=\"total\") and the bytes not free in it (state=\"used\")."
+        );
         let _ = writeln!(w, "# TYPE set_backend_zone_bytes gauge");
-        let _ = writeln!(w, "set_backend_zone_bytes{{state=\"total\"}} {}", z.bytes_total);
-        let _ = writeln!(w, "set_backend_zone_bytes{{state=\"used\"}} {}", z.bytes_used);
-        let _ = writeln!(w, "# HELP set_backend_zone_entries Entries in the shared cache zone.");
+        let _ = writeln!(
+            w,
+            "set_backend_zone_bytes{{state=\"total\"}} {}",
+            z.bytes_total
+        );
+        let _ = writeln!(
+            w,
+            "set_backend_zone_bytes{{state=\"used\"}} {}",
+            z.bytes_used
+        );
+        let _ = writeln!(
+            w,
+            "# HELP set_backend_zone_entries Entries in the shared cache zone."
+        );
         let _ = writeln!(w, "# TYPE set_backend_zone_entries gauge");
         let _ = writeln!(w, "set_backend_zone_entries {}", z.entries);
-        let _ = writeln!(w, "# HELP set_backend_zone_evictions_total Entries evicted from the shared cache zone to make room.");
+        let _ = writeln!(
+            w,
+            "# HELP set_backend_zone_evictions_total Entries evicted from the shared cache zone to make room."
+        );
         let _ = writeln!(w, "# TYPE set_backend_zone_evictions_total counter");
         let _ = writeln!(w, "set_backend_zone_evictions_total {}", z.evictions);
     }
-    let _ = writeln!(w, "# HELP set_backend_workers_reporting Workers whose filter metrics are included below.");
+    let _ = writeln!(
+        w,
+        "# HELP set_backend_workers_reporting Workers whose filter metrics are included below."
+    );
     let _ = writeln!(w, "# TYPE set_backend_workers_reporting gauge");
     let _ = writeln!(w, "set_backend_workers_reporting {}", s.workers);
     for m in &s.filter {
@@ -198,7 +263,9 @@ pub fn render(s: &Snapshot) -> String {
                 let mut cumulative = 0;
                 for (i, n) in m.buckets.iter().enumerate() {
                     cumulative += n;
-                    let le = HISTOGRAM_BOUNDS.get(i).map_or("+Inf".to_string(), |b| b.to_string());
+                    let le = HISTOGRAM_BOUNDS
+                        .get(i)
+                        .map_or("+Inf".to_string(), |b| b.to_string());
                     let _ = writeln!(w, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
                 }
                 let _ = writeln!(w, "{name}_sum {}\n{name}_count {}", m.sum, m.count);
@@ -213,21 +280,40 @@ mod tests {
     use super::*;
 
     fn metric(name: &str, kind: Kind, value: i64) -> FilterMetric {
-        FilterMetric { name: name.into(), kind, value, buckets: [0; HISTOGRAM_BOUNDS.len() + 1], sum: 0, count: 0 }
+        FilterMetric {
+            name: name.into(),
+            kind,
+            value,
+            buckets: [0; HISTOGRAM_BOUNDS.len() + 1],
+            sum: 0,
+            count: 0,
+        }
     }
 
     #[test]
     fn every_counter_has_its_own_slot() {
         let mut seen = std::collections::HashSet::new();
         for waited in [false, true] {
-            for o in [Outcome::Backend, Outcome::Page(400), Outcome::Page(404), Outcome::Page(502), Outcome::Page(503), Outcome::Page(418), Outcome::Error] {
+            for o in [
+                Outcome::Backend,
+                Outcome::Page(400),
+                Outcome::Page(404),
+                Outcome::Page(502),
+                Outcome::Page(503),
+                Outcome::Page(418),
+                Outcome::Error,
+            ] {
                 assert!(seen.insert(request_counter(waited, o).index()));
             }
         }
         for status in [Some(200), Some(301), Some(404), Some(500), None] {
             assert!(seen.insert(call_counter(status).index()));
         }
-        for c in [Counter::TrapsFault, Counter::TrapsDeadline, Counter::InstanceRestarts] {
+        for c in [
+            Counter::TrapsFault,
+            Counter::TrapsDeadline,
+            Counter::InstanceRestarts,
+        ] {
             assert!(seen.insert(c.index()));
         }
         assert_eq!(seen.len(), COUNTERS);
@@ -245,8 +331,16 @@ mod tests {
         h2.buckets[3] = 1;
         h2.sum = 9;
         h2.count = 1;
-        let a = vec![metric("hits", Kind::Counter, 5), metric("feed_seq", Kind::Gauge, 0), h1];
-        let b = vec![metric("hits", Kind::Counter, 7), metric("feed_seq", Kind::Gauge, 42), h2];
+        let a = vec![
+            metric("hits", Kind::Counter, 5),
+            metric("feed_seq", Kind::Gauge, 0),
+            h1,
+        ];
+        let b = vec![
+            metric("hits", Kind::Counter, 7),
+            metric("feed_seq", Kind::Gauge, 42),
+            h2,
+        ];
         let all = aggregate(&[a, b]);
         let get = |n: &str| all.iter().find(|m| m.name == n).unwrap();
         assert_eq!(get("hits").value, 12);
@@ -268,7 +362,12 @@ mod tests {
         h.count = 2;
         let text = render(&Snapshot {
             counters,
-            zone: Some(ZoneStats { bytes_total: 1 << 20, bytes_used: 4096, entries: 3, evictions: 1 }),
+            zone: Some(ZoneStats {
+                bytes_total: 1 << 20,
+                bytes_used: 4096,
+                entries: 3,
+                evictions: 1,
+            }),
             workers: 2,
             filter: vec![metric("stale_served", Kind::Counter, 1), h],
         });
@@ -286,7 +385,10 @@ mod tests {
             "set_backend_filter_lookup_duration_ms_bucket{le=\"+Inf\"} 2",
             "set_backend_filter_lookup_duration_ms_count 2",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in:\n{text}"
+            );
         }
         // Every sample line is `name{labels} value` or `name value`.
         for l in text.lines().filter(|l| !l.starts_with('#')) {

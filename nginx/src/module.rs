@@ -5,8 +5,7 @@ use core::ptr;
 
 use ngx::core::NGX_CONF_ERROR;
 use ngx::ffi::{
-    ngx_conf_t, ngx_http_module_t, ngx_int_t, ngx_module_t, NGX_HTTP_MODULE,
-    NGX_LOG_EMERG,
+    NGX_HTTP_MODULE, NGX_LOG_EMERG, ngx_conf_t, ngx_http_module_t, ngx_int_t, ngx_module_t,
 };
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, HttpModuleServerConf};
 use ngx::ngx_conf_log_error;
@@ -21,8 +20,14 @@ impl HttpModule for Module {
     }
 
     unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
-        for (name, data) in [("set_backend_shared_entries", 0usize), ("set_backend_shared_evictions", 1)] {
-            let mut name = ngx::ffi::ngx_str_t { len: name.len(), data: name.as_ptr() as *mut u8 };
+        for (name, data) in [
+            ("set_backend_shared_entries", 0usize),
+            ("set_backend_shared_evictions", 1),
+        ] {
+            let mut name = ngx::ffi::ngx_str_t {
+                len: name.len(),
+                data: name.as_ptr() as *mut u8,
+            };
             let flags = ngx::ffi::NGX_HTTP_VAR_NOCACHEABLE as ngx::ffi::ngx_uint_t;
             let v = unsafe { ngx::ffi::ngx_http_add_variable(cf, &mut name, flags) };
             if v.is_null() {
@@ -42,13 +47,22 @@ impl HttpModule for Module {
 
     unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {
         let mcf = unsafe { &mut *(conf as *mut MainConf) };
-        mcf.filter_timeout.get_or_insert(conf::DEFAULT_FILTER_TIMEOUT_MS);
+        mcf.filter_timeout
+            .get_or_insert(conf::DEFAULT_FILTER_TIMEOUT_MS);
         if mcf.used && mcf.filter_path.is_none() {
-            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "\"set_backend\" is used but no \"set_backend_filter\" is configured in http{{}}");
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "\"set_backend\" is used but no \"set_backend_filter\" is configured in http{{}}"
+            );
             return NGX_CONF_ERROR;
         }
         if mcf.filter_path.is_none() && (mcf.filter_config.is_some() || !mcf.clusters.is_empty()) {
-            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "set_backend_* settings without \"set_backend_filter\"");
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "set_backend_* settings without \"set_backend_filter\""
+            );
             return NGX_CONF_ERROR;
         }
         ptr::null_mut()

@@ -8,20 +8,21 @@
 
 use ngx::core::Pool;
 use ngx::ffi::{
-    ngx_array_push, ngx_buf_t, ngx_chain_t, ngx_conf_t,
-    ngx_http_discard_request_body, ngx_http_finalize_request, ngx_http_handler_pt, ngx_http_output_filter,
-    ngx_http_phases_NGX_HTTP_PREACCESS_PHASE, ngx_http_request_t, ngx_http_send_header, ngx_http_variable_t,
-    ngx_http_variable_value_t, ngx_int_t, ngx_list_push, ngx_pool_cleanup_add, ngx_table_elt_t, NGX_DECLINED,
-    NGX_DONE, NGX_ERROR, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_VAR_CHANGEABLE, NGX_LOG_ERR, NGX_OK,
+    NGX_DECLINED, NGX_DONE, NGX_ERROR, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_VAR_CHANGEABLE,
+    NGX_LOG_ERR, NGX_OK, ngx_array_push, ngx_buf_t, ngx_chain_t, ngx_conf_t,
+    ngx_http_discard_request_body, ngx_http_finalize_request, ngx_http_handler_pt,
+    ngx_http_output_filter, ngx_http_phases_NGX_HTTP_PREACCESS_PHASE, ngx_http_request_t,
+    ngx_http_send_header, ngx_http_variable_t, ngx_http_variable_value_t, ngx_int_t, ngx_list_push,
+    ngx_pool_cleanup_add, ngx_table_elt_t,
 };
 use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf};
 use ngx::ngx_log_error;
 use proxy_wasm_host::{Action, HeaderMap, LocalResponse};
 
 use crate::conf::LocConf;
-use crate::metrics_text::{request_counter, Outcome};
+use crate::metrics_text::{Outcome, request_counter};
 use crate::request_ctx::{self, RequestCtx};
-use crate::{bridge, edge_metrics, http_wire, variable, worker, Module};
+use crate::{Module, bridge, edge_metrics, http_wire, variable, worker};
 
 /// The request's routing is decided: it is marked done, and counted by how it ended
 /// and whether it waited (paused for a lookup) first.
@@ -33,7 +34,9 @@ fn finish(ctx: &mut RequestCtx, outcome: Outcome) {
 /// Registers the handler (postconfiguration).
 pub unsafe fn register(cf: *mut ngx_conf_t) -> ngx_int_t {
     let cmcf = ngx::http::NgxHttpCoreModule::main_conf_mut(unsafe { &*cf });
-    let Some(cmcf) = cmcf else { return NGX_ERROR as ngx_int_t };
+    let Some(cmcf) = cmcf else {
+        return NGX_ERROR as ngx_int_t;
+    };
     let phase = &mut cmcf.phases[ngx_http_phases_NGX_HTTP_PREACCESS_PHASE as usize];
     let h = unsafe { ngx_array_push(&mut phase.handlers) } as *mut ngx_http_handler_pt;
     if h.is_null() {
@@ -45,12 +48,20 @@ pub unsafe fn register(cf: *mut ngx_conf_t) -> ngx_int_t {
 
 fn internal_error(r: *mut ngx_http_request_t, why: &str) -> ngx_int_t {
     let log = unsafe { (*(*r).connection).log };
-    ngx_log_error!(NGX_LOG_ERR, log, "set_backend: filter \"{}\": {}", worker::filter_name(), why);
+    ngx_log_error!(
+        NGX_LOG_ERR,
+        log,
+        "set_backend: filter \"{}\": {}",
+        worker::filter_name(),
+        why
+    );
     NGX_HTTP_INTERNAL_SERVER_ERROR as ngx_int_t
 }
 
 unsafe extern "C" fn handler(r: *mut ngx_http_request_t) -> ngx_int_t {
-    let Some(lcf) = Module::location_conf(unsafe { &*r }) else { return NGX_DECLINED as ngx_int_t };
+    let Some(lcf) = Module::location_conf(unsafe { &*r }) else {
+        return NGX_DECLINED as ngx_int_t;
+    };
     if !lcf.enabled() {
         return NGX_DECLINED as ngx_int_t;
     }
@@ -67,7 +78,9 @@ unsafe fn start(r: *mut ngx_http_request_t, lcf: &LocConf) -> ngx_int_t {
         edge_metrics::count(request_counter(false, Outcome::Error));
         return internal_error(r, &format!("cannot run: {why}"));
     }
-    let Some(ctx) = (unsafe { request_ctx::get_or_create(r) }) else { return NGX_ERROR as ngx_int_t };
+    let Some(ctx) = (unsafe { request_ctx::get_or_create(r) }) else {
+        return NGX_ERROR as ngx_int_t;
+    };
     let id = match worker::create_context(r) {
         Ok(id) => id,
         Err(e) => {
@@ -101,11 +114,25 @@ unsafe extern "C" fn cleanup(data: *mut core::ffi::c_void) {
 }
 
 /// Acts on the filter's state after a guest call (`action`) or after a wake-up (`None`).
-unsafe fn decide(r: *mut ngx_http_request_t, ctx: &mut RequestCtx, lcf: &LocConf, action: Option<Action>) -> ngx_int_t {
-    let Some(id) = ctx.context_id else { return NGX_DECLINED as ngx_int_t };
+unsafe fn decide(
+    r: *mut ngx_http_request_t,
+    ctx: &mut RequestCtx,
+    lcf: &LocConf,
+    action: Option<Action>,
+) -> ngx_int_t {
+    let Some(id) = ctx.context_id else {
+        return NGX_DECLINED as ngx_int_t;
+    };
     let taken = bridge::with_slot(id, |s| {
         let kept = s.take_backend(|b| unsafe { ctx.set_backend(r, b) });
-        (kept, std::mem::take(&mut s.ngx_vars), s.local_response.take(), s.continued, s.pending_calls, s.failed)
+        (
+            kept,
+            std::mem::take(&mut s.ngx_vars),
+            s.local_response.take(),
+            s.continued,
+            s.pending_calls,
+            s.failed,
+        )
     });
     let Some((kept, ngx_vars, local, continued, pending, failed)) = taken else {
         finish(ctx, Outcome::Error);
@@ -119,7 +146,10 @@ unsafe fn decide(r: *mut ngx_http_request_t, ctx: &mut RequestCtx, lcf: &LocConf
     if failed {
         finish(ctx, Outcome::Error);
         ctx.stop_pause_timer();
-        return internal_error(r, "failed while handling this request (see the error above)");
+        return internal_error(
+            r,
+            "failed while handling this request (see the error above)",
+        );
     }
     if let Some(resp) = local {
         finish(ctx, Outcome::Page(resp.status));
@@ -135,13 +165,20 @@ unsafe fn decide(r: *mut ngx_http_request_t, ctx: &mut RequestCtx, lcf: &LocConf
     if ctx.pause_timed_out {
         finish(ctx, Outcome::Error);
         let limit = Module::main_conf(unsafe { &*r }).map_or(0, |m| m.pause_timeout());
-        return internal_error(r, &format!("did not continue the paused request within {limit}ms ({pending} own calls pending)"));
+        return internal_error(
+            r,
+            &format!(
+                "did not continue the paused request within {limit}ms ({pending} own calls pending)"
+            ),
+        );
     }
     // Paused: wait for a wake-up (worker::wake) or the pause timer. A request may
     // wait with no call of its own, e.g. joining another request's lookup.
     if !ctx.paused {
         ctx.paused = true;
-        let Some(mcf) = Module::main_conf(unsafe { &*r }) else { return NGX_ERROR as ngx_int_t };
+        let Some(mcf) = Module::main_conf(unsafe { &*r }) else {
+            return NGX_ERROR as ngx_int_t;
+        };
         ctx.pause_timer.handler = Some(on_pause_timeout);
         ctx.pause_timer.data = r.cast();
         ctx.pause_timer.log = unsafe { (*(*r).connection).log };
@@ -164,7 +201,12 @@ unsafe extern "C" fn on_pause_timeout(ev: *mut ngx::ffi::ngx_event_t) {
 
 /// Writes the backend into `$var` of this location, and other `ngx.<name>` properties
 /// into their (changeable) nginx variables.
-unsafe fn apply_variables(r: *mut ngx_http_request_t, ctx: &RequestCtx, lcf: &LocConf, ngx_vars: &[(Vec<u8>, Vec<u8>)]) {
+unsafe fn apply_variables(
+    r: *mut ngx_http_request_t,
+    ctx: &RequestCtx,
+    lcf: &LocConf,
+    ngx_vars: &[(Vec<u8>, Vec<u8>)],
+) {
     if let (Some(index), Some(b)) = (lcf.variable_index(), ctx.backend()) {
         match crate::backend_addr::as_variable(b) {
             // The backend already lives in the request pool (RequestCtx::set_backend): point at it.
@@ -172,18 +214,30 @@ unsafe fn apply_variables(r: *mut ngx_http_request_t, ctx: &RequestCtx, lcf: &Lo
                 let v: &mut ngx_http_variable_value_t = &mut *(*r).variables.add(index as usize);
                 variable::set_value(v, same.as_ptr() as *mut u8, same.len());
             },
-            std::borrow::Cow::Owned(with_colon) => unsafe { set_indexed(r, index as usize, &with_colon) },
+            std::borrow::Cow::Owned(with_colon) => unsafe {
+                set_indexed(r, index as usize, &with_colon)
+            },
         }
     }
     if ngx_vars.is_empty() {
         return;
     }
-    let Some(cmcf) = ngx::http::NgxHttpCoreModule::main_conf(unsafe { &*r }) else { return };
+    let Some(cmcf) = ngx::http::NgxHttpCoreModule::main_conf(unsafe { &*r }) else {
+        return;
+    };
     let vars: &[ngx_http_variable_t] = unsafe { cmcf.variables.as_slice() };
     for (name, value) in ngx_vars {
-        let Some(v) = vars.iter().find(|v| v.name.as_bytes().eq_ignore_ascii_case(name)) else {
+        let Some(v) = vars
+            .iter()
+            .find(|v| v.name.as_bytes().eq_ignore_ascii_case(name))
+        else {
             let log = unsafe { (*(*r).connection).log };
-            ngx_log_error!(NGX_LOG_ERR, log, "set_backend: filter set ngx.{} but nginx has no such variable", String::from_utf8_lossy(name));
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                log,
+                "set_backend: filter set ngx.{} but nginx has no such variable",
+                String::from_utf8_lossy(name)
+            );
             continue;
         };
         if v.flags & NGX_HTTP_VAR_CHANGEABLE as usize == 0 {
@@ -210,7 +264,11 @@ unsafe fn set_indexed(r: *mut ngx_http_request_t, index: usize, value: &[u8]) {
 /// received, with lowercase names (nginx's own lowercase copy of each name).
 unsafe fn request_headers(r: *mut ngx_http_request_t, h: &mut HeaderMap) {
     let r = unsafe { &*r };
-    let host = if r.headers_in.host.is_null() { &[][..] } else { unsafe { (*r.headers_in.host).value.as_bytes() } };
+    let host = if r.headers_in.host.is_null() {
+        &[][..]
+    } else {
+        unsafe { (*r.headers_in.host).value.as_bytes() }
+    };
     h.add(b":authority", host);
     h.add(b":method", r.method_name.as_bytes());
     h.add(b":path", r.unparsed_uri.as_bytes());
@@ -270,10 +328,17 @@ unsafe fn send_local_response(r: *mut ngx_http_request_t, resp: LocalResponse) -
             if !http_wire::is_token(k) || !http_wire::is_field_value(v) {
                 // A CR/LF here would let the filter split the response: drop the field.
                 let log = (*rr.connection).log;
-                ngx_log_error!(NGX_LOG_ERR, log, "set_backend: filter's local response header \"{}\" is not valid HTTP: dropped", String::from_utf8_lossy(k));
+                ngx_log_error!(
+                    NGX_LOG_ERR,
+                    log,
+                    "set_backend: filter's local response header \"{}\" is not valid HTTP: dropped",
+                    String::from_utf8_lossy(k)
+                );
                 continue;
             }
-            let (Some(key), Some(value)) = (pool_str(&pool, k), pool_str(&pool, v)) else { return fail(r) };
+            let (Some(key), Some(value)) = (pool_str(&pool, k), pool_str(&pool, v)) else {
+                return fail(r);
+            };
             if k.eq_ignore_ascii_case(b"content-type") {
                 rr.headers_out.content_type = value;
                 rr.headers_out.content_type_len = value.len;
@@ -298,13 +363,18 @@ unsafe fn send_local_response(r: *mut ngx_http_request_t, resp: LocalResponse) -
         }
         let b = pool.calloc_type::<ngx_buf_t>();
         let body = pool_str(&pool, &resp.body);
-        let (false, Some(body)) = (b.is_null(), body) else { return fail(r) };
+        let (false, Some(body)) = (b.is_null(), body) else {
+            return fail(r);
+        };
         (*b).pos = body.data;
         (*b).last = body.data.add(body.len);
         (*b).set_memory(1);
         (*b).set_last_buf(if rr.main == r { 1 } else { 0 });
         (*b).set_last_in_chain(1);
-        let mut out = ngx_chain_t { buf: b, next: core::ptr::null_mut() };
+        let mut out = ngx_chain_t {
+            buf: b,
+            next: core::ptr::null_mut(),
+        };
         let rc = ngx_http_output_filter(r, &mut out);
         ngx_http_finalize_request(r, rc);
     }
@@ -322,6 +392,8 @@ fn pool_str(pool: &Pool, bytes: &[u8]) -> Option<ngx::ffi::ngx_str_t> {
         return None;
     }
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len()) };
-    Some(ngx::ffi::ngx_str_t { len: bytes.len(), data })
+    Some(ngx::ffi::ngx_str_t {
+        len: bytes.len(),
+        data,
+    })
 }
-

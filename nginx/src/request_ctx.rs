@@ -1,7 +1,9 @@
 //! What the module keeps per request: the backend the filter chose, and where the
 //! filter run stands. Lives in the request pool; dropped with the request.
 
-use ngx::ffi::{ngx_del_timer, ngx_delete_posted_event, ngx_event_t, ngx_http_request_t, ngx_module_t};
+use ngx::ffi::{
+    ngx_del_timer, ngx_delete_posted_event, ngx_event_t, ngx_http_request_t, ngx_module_t,
+};
 
 pub struct RequestCtx {
     /// The filter's HTTP context for this request.
@@ -35,7 +37,8 @@ impl RequestCtx {
     pub fn backend(&self) -> Option<&[u8]> {
         // SAFETY: set_backend copied these bytes into the pool of the request that
         // owns this context, which outlives it.
-        self.backend.map(|(p, len)| unsafe { core::slice::from_raw_parts(p, len) })
+        self.backend
+            .map(|(p, len)| unsafe { core::slice::from_raw_parts(p, len) })
     }
 
     /// Keeps a copy of `backend` in the request pool `r`'s (a bump allocation, no

@@ -22,8 +22,8 @@ use core::mem::size_of;
 use core::ptr::{self, null_mut};
 
 use ngx::ffi::{
-    ngx_int_t, ngx_shm_zone_t, ngx_shmtx_lock, ngx_shmtx_unlock, ngx_slab_alloc_locked,
-    ngx_slab_calloc_locked, ngx_slab_free_locked, ngx_slab_pool_t, NGX_ERROR, NGX_OK,
+    NGX_ERROR, NGX_OK, ngx_int_t, ngx_shm_zone_t, ngx_shmtx_lock, ngx_shmtx_unlock,
+    ngx_slab_alloc_locked, ngx_slab_calloc_locked, ngx_slab_free_locked, ngx_slab_pool_t,
 };
 use proxy_wasm_host::embedder::{SharedData, SharedDataError};
 
@@ -63,7 +63,12 @@ struct Entry {
 
 impl Entry {
     unsafe fn key<'a>(e: *mut Entry) -> &'a [u8] {
-        unsafe { core::slice::from_raw_parts((e as *mut u8).add(size_of::<Entry>()), (*e).key_len as usize) }
+        unsafe {
+            core::slice::from_raw_parts(
+                (e as *mut u8).add(size_of::<Entry>()),
+                (*e).key_len as usize,
+            )
+        }
     }
     unsafe fn value<'a>(e: *mut Entry) -> &'a [u8] {
         unsafe {
@@ -181,7 +186,12 @@ impl ShmSharedData {
     /// # Safety
     /// `zone` must be a zone initialised by `init_zone` in this cycle.
     pub unsafe fn new(zone: *mut ngx_shm_zone_t) -> Self {
-        unsafe { Self { pool: (*zone).shm.addr as *mut ngx_slab_pool_t, store: (*zone).data as *mut Store } }
+        unsafe {
+            Self {
+                pool: (*zone).shm.addr as *mut ngx_slab_pool_t,
+                store: (*zone).data as *mut Store,
+            }
+        }
     }
 
     fn locked<R>(&self, f: impl FnOnce(*mut Store) -> R) -> R {
@@ -204,7 +214,12 @@ impl ShmSharedData {
             // allocator's own structures and the pages it handed out.
             let total = (pool.end as usize - pool.addr as usize) as u64;
             let free = pool.pfree as u64 * ngx::ffi::ngx_pagesize as u64;
-            Stats { entries: (*s).entries, evictions: (*s).evictions, bytes_total: total, bytes_used: total.saturating_sub(free) }
+            Stats {
+                entries: (*s).entries,
+                evictions: (*s).evictions,
+                bytes_total: total,
+                bytes_used: total.saturating_sub(free),
+            }
         })
     }
 
@@ -269,7 +284,8 @@ impl SharedData for ShmSharedData {
     }
 
     fn set(&self, key: &[u8], value: &[u8], cas: u32) -> Result<(), SharedDataError> {
-        let (Ok(key_len), Ok(value_len)) = (u32::try_from(key.len()), u32::try_from(value.len())) else {
+        let (Ok(key_len), Ok(value_len)) = (u32::try_from(key.len()), u32::try_from(value.len()))
+        else {
             return Err(SharedDataError::Failed);
         };
         let h = hash(key);
@@ -301,7 +317,10 @@ impl SharedData for ShmSharedData {
             ptr::write(
                 e,
                 Entry {
-                    lru: Link { prev: null_mut(), next: null_mut() },
+                    lru: Link {
+                        prev: null_mut(),
+                        next: null_mut(),
+                    },
                     chain: null_mut(),
                     hash: h,
                     cas: (*store).last_cas,

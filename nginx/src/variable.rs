@@ -1,7 +1,7 @@
 //! The variable named in `set_backend $var;`, when no other module owns it: it reads
 //! the backend that the filter chose for this request.
 
-use ngx::ffi::{ngx_http_request_t, ngx_http_variable_value_t, ngx_int_t, NGX_OK};
+use ngx::ffi::{NGX_OK, ngx_http_request_t, ngx_http_variable_value_t, ngx_int_t};
 
 use crate::request_ctx;
 pub use crate::variable_value::set_value;
@@ -39,13 +39,19 @@ pub unsafe extern "C" fn get_shared_stat(
 ) -> ngx_int_t {
     use ngx::http::HttpModuleMainConf;
     let v = unsafe { &mut *v };
-    let zone = crate::Module::main_conf(unsafe { &*r }).map(|m| m.shm_zone).filter(|z| !z.is_null());
+    let zone = crate::Module::main_conf(unsafe { &*r })
+        .map(|m| m.shm_zone)
+        .filter(|z| !z.is_null());
     let Some(zone) = zone else {
         v.set_not_found(1);
         return NGX_OK as ngx_int_t;
     };
     let stats = unsafe { crate::shared::ShmSharedData::new(zone) }.stats();
-    let n = if data == 0 { stats.entries } else { stats.evictions };
+    let n = if data == 0 {
+        stats.entries
+    } else {
+        stats.evictions
+    };
     let text = n.to_string();
     let pool = unsafe { ngx::core::Pool::from_ngx_pool((*r).pool) };
     let p = pool.alloc_unaligned(text.len()) as *mut u8;

@@ -41,9 +41,15 @@ mod tests {
             by_word.set_no_cacheable(1);
             by_word.set_escape(1);
             unsafe { set_value(&mut by_word, core::ptr::null_mut(), len) };
-            assert_eq!(by_word._bitfield_1.get(0, 32), by_setters._bitfield_1.get(0, 32), "len {len}");
+            assert_eq!(
+                by_word._bitfield_1.get(0, 32),
+                by_setters._bitfield_1.get(0, 32),
+                "len {len}"
+            );
             assert_eq!(by_word.len() as usize, len);
-            assert!(by_word.valid() == 1 && by_word.not_found() == 0 && by_word.no_cacheable() == 0);
+            assert!(
+                by_word.valid() == 1 && by_word.not_found() == 0 && by_word.no_cacheable() == 0
+            );
         }
     }
 }

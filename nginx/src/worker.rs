@@ -7,19 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ngx::ffi::{
-    ngx_add_timer, ngx_cycle, ngx_cycle_t, ngx_del_timer, ngx_event_t, ngx_int_t, ngx_log_t, NGX_LOG_ALERT,
-    NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_OK,
+    NGX_LOG_ALERT, NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_OK, ngx_add_timer, ngx_cycle, ngx_cycle_t,
+    ngx_del_timer, ngx_event_t, ngx_int_t, ngx_log_t,
 };
 use ngx::http::HttpModuleMainConf;
 use ngx::ngx_log_error;
 use proxy_wasm_host::{
-    Action, DeadlineClock, Environment, FilterHost, FilterOptions, HeaderMap, HostError, HttpCallResponse, Limits, MemorySharedData,
-    Runtime, RuntimeConfig, SharedData, TrapKind,
+    Action, DeadlineClock, Environment, FilterHost, FilterOptions, HeaderMap, HostError,
+    HttpCallResponse, Limits, MemorySharedData, Runtime, RuntimeConfig, SharedData, TrapKind,
 };
 
 use crate::conf::MainConf;
-use crate::metrics_text::{call_counter, Counter};
-use crate::{bridge, edge_metrics, env, request_ctx, shared, Module};
+use crate::metrics_text::{Counter, call_counter};
+use crate::{Module, bridge, edge_metrics, env, request_ctx, shared};
 
 /// Root context id of every filter host (the host numbers contexts from it).
 const ROOT_CONTEXT: u32 = 1;
@@ -44,10 +44,14 @@ fn log() -> *mut ngx_log_t {
 
 /// `init_process`: compile the filter and start its root context in this worker.
 pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
-    let Some(mcf) = Module::main_conf(unsafe { &*cycle }) else { return NGX_OK as ngx_int_t };
+    let Some(mcf) = Module::main_conf(unsafe { &*cycle }) else {
+        return NGX_OK as ngx_int_t;
+    };
     // SAFETY: the metrics zone of this cycle (or null), initialised in the master.
     unsafe { edge_metrics::attach(mcf.metrics_zone, worker_number()) };
-    let Some(path) = mcf.filter_path.clone() else { return NGX_OK as ngx_int_t };
+    let Some(path) = mcf.filter_path.clone() else {
+        return NGX_OK as ngx_int_t;
+    };
     match start(mcf, &path) {
         Ok(worker) => {
             let period = worker.host.tick_period();
@@ -58,7 +62,13 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         }
         Err(e) => {
             // The worker keeps serving; locations with set_backend answer 500 and say why.
-            ngx_log_error!(NGX_LOG_ALERT, unsafe { (*cycle).log }, "set_backend: filter \"{}\" cannot start: {}", path, e);
+            ngx_log_error!(
+                NGX_LOG_ALERT,
+                unsafe { (*cycle).log },
+                "set_backend: filter \"{}\" cannot start: {}",
+                path,
+                e
+            );
             LOAD_ERROR.with(|l| *l.borrow_mut() = Some(e.to_string()));
         }
     }
@@ -67,7 +77,9 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
 
 fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
     let started = std::time::Instant::now();
-    let deadline_ms = mcf.filter_timeout.unwrap_or(crate::conf::DEFAULT_FILTER_TIMEOUT_MS);
+    let deadline_ms = mcf
+        .filter_timeout
+        .unwrap_or(crate::conf::DEFAULT_FILTER_TIMEOUT_MS);
     // A quarter of the deadline keeps a looping filter's overrun under 25 %.
     let tick_ms = (deadline_ms / 4).clamp(1, 50);
     let runtime = start_runtime(Duration::from_millis(tick_ms as u64))?;
@@ -81,7 +93,11 @@ fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
     };
     let compiled = started.elapsed();
     let shared_data: Arc<dyn SharedData> = if mcf.shm_zone.is_null() {
-        ngx_log_error!(NGX_LOG_NOTICE, log(), "set_backend: no set_backend_shared_zone: shared data is per worker");
+        ngx_log_error!(
+            NGX_LOG_NOTICE,
+            log(),
+            "set_backend: no set_backend_shared_zone: shared data is per worker"
+        );
         Arc::new(MemorySharedData::new())
     } else {
         Arc::new(unsafe { shared::ShmSharedData::new(mcf.shm_zone) })
@@ -92,7 +108,9 @@ fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
     });
     let env = Environment {
         clock: Box::new(env::CachedClock),
-        logger: Box::new(env::ErrorLog { filter: path.to_string() }),
+        logger: Box::new(env::ErrorLog {
+            filter: path.to_string(),
+        }),
         properties: Box::new(env::RequestProperties),
         shared_data,
         http_calls: Box::new(env::EventLoopCalls),
@@ -114,11 +132,19 @@ fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
         log(),
         "set_backend: filter \"{}\" {} in {} ms, started in {} ms",
         path,
-        if mcf.filter_precompiled { "loaded (precompiled)" } else { "compiled" },
+        if mcf.filter_precompiled {
+            "loaded (precompiled)"
+        } else {
+            "compiled"
+        },
         compiled.as_millis(),
         (started.elapsed() - compiled).as_millis()
     );
-    Ok(Worker { host, filter: path.to_string(), _runtime: runtime })
+    Ok(Worker {
+        host,
+        filter: path.to_string(),
+        _runtime: runtime,
+    })
 }
 
 /// The engine, with the deadline counted in this worker's CPU time by a timer
@@ -126,9 +152,18 @@ fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
 /// `cpu_timer` says why that matters). If that timer cannot be had (its signal
 /// taken by another module), a ticker thread counts the same CPU time instead.
 fn start_runtime(tick: Duration) -> Result<Runtime, HostError> {
-    let config = |deadline_clock| RuntimeConfig { epoch_tick: tick, deadline_clock, ..RuntimeConfig::default() };
+    let config = |deadline_clock| RuntimeConfig {
+        epoch_tick: tick,
+        deadline_clock,
+        ..RuntimeConfig::default()
+    };
     Runtime::new(config(DeadlineClock::OwnThreadCpuTimer)).or_else(|e| {
-        ngx_log_error!(NGX_LOG_NOTICE, log(), "set_backend: {}; using a ticker thread instead", e);
+        ngx_log_error!(
+            NGX_LOG_NOTICE,
+            log(),
+            "set_backend: {}; using a ticker thread instead",
+            e
+        );
         Runtime::new(config(DeadlineClock::ThreadCpu))
     })
 }
@@ -154,7 +189,12 @@ pub fn ready() -> bool {
 }
 
 pub fn filter_name() -> String {
-    WORKER.with(|w| w.borrow().as_ref().map(|w| w.filter.clone()).unwrap_or_default())
+    WORKER.with(|w| {
+        w.borrow()
+            .as_ref()
+            .map(|w| w.filter.clone())
+            .unwrap_or_default()
+    })
 }
 
 /// Runs `f` on the host. `None` when there is no host, or when it is already in use
@@ -169,14 +209,21 @@ fn with_host<R>(f: impl FnOnce(&mut FilterHost) -> R) -> Option<R> {
 
 /// Creates the HTTP context for a request and its bridge slot.
 pub fn create_context(r: *mut ngx::ffi::ngx_http_request_t) -> Result<u32, String> {
-    let id = with_host(|h| h.create_http_context()).ok_or("filter host busy")?.map_err(|e| e.to_string())?;
+    let id = with_host(|h| h.create_http_context())
+        .ok_or("filter host busy")?
+        .map_err(|e| e.to_string())?;
     bridge::with(|b| b.open_slot(id, r));
     Ok(id)
 }
 
 /// Runs `on_request_headers`; `fill` writes the request's headers into the context's map.
-pub fn on_request_headers(id: u32, fill: impl FnOnce(&mut HeaderMap), end_of_stream: bool) -> Result<Action, String> {
-    let result = with_host(|h| h.on_request_headers_with(id, fill, end_of_stream)).ok_or("filter host busy")?;
+pub fn on_request_headers(
+    id: u32,
+    fill: impl FnOnce(&mut HeaderMap),
+    end_of_stream: bool,
+) -> Result<Action, String> {
+    let result = with_host(|h| h.on_request_headers_with(id, fill, end_of_stream))
+        .ok_or("filter host busy")?;
     after_guest_call(result.as_ref().err());
     result.map_err(|e| e.to_string())
 }
@@ -210,7 +257,13 @@ fn after_guest_call(error: Option<&HostError>) {
 pub fn finish_request(id: u32) {
     bridge::with(|b| b.close_slot(id));
     if let Some(Err(e)) = with_host(|h| h.finish_request(id)) {
-        ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\": {}", filter_name(), e);
+        ngx_log_error!(
+            NGX_LOG_ERR,
+            log(),
+            "set_backend: filter \"{}\": {}",
+            filter_name(),
+            e
+        );
     }
 }
 
@@ -225,16 +278,30 @@ pub fn deliver_http_call_response(token: u32, response: Option<HttpCallResponse>
         c
     });
     let status = response.as_ref().map(|r| {
-        r.headers.get(b":status").and_then(|s| core::str::from_utf8(s).ok()?.parse().ok()).unwrap_or(0)
+        r.headers
+            .get(b":status")
+            .and_then(|s| core::str::from_utf8(s).ok()?.parse().ok())
+            .unwrap_or(0)
     });
     edge_metrics::count(call_counter(status));
     let result = with_host(|h| h.deliver_http_call_response(token, response));
     match &result {
         None => {
-            ngx_log_error!(NGX_LOG_ALERT, log(), "set_backend: answer to http call {} dropped: filter host busy or gone", token);
+            ngx_log_error!(
+                NGX_LOG_ALERT,
+                log(),
+                "set_backend: answer to http call {} dropped: filter host busy or gone",
+                token
+            );
         }
         Some(Err(e)) => {
-            ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\": {}", filter_name(), e);
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                log(),
+                "set_backend: filter \"{}\": {}",
+                filter_name(),
+                e
+            );
         }
         Some(Ok(_)) => {}
     }
@@ -312,13 +379,20 @@ unsafe extern "C" fn on_tick(_ev: *mut ngx_event_t) {
     let period = with_host(|h| {
         let result = h.on_tick();
         if let Err(e) = &result {
-            ngx_log_error!(NGX_LOG_ERR, log(), "set_backend: filter \"{}\" tick: {}", filter_name(), e);
+            ngx_log_error!(
+                NGX_LOG_ERR,
+                log(),
+                "set_backend: filter \"{}\" tick: {}",
+                filter_name(),
+                e
+            );
         }
         after_guest_call(result.as_ref().err());
         publish_metrics(h);
         // After a trap the instance is gone until the next call: keep ticking with the
         // last period so that the next tick starts a fresh one.
-        h.tick_period().or_else(|| (!h.is_running()).then(last_tick_period).flatten())
+        h.tick_period()
+            .or_else(|| (!h.is_running()).then(last_tick_period).flatten())
     })
     .flatten();
     if let Some(p) = period {

@@ -11,7 +11,5 @@ pub fn pairs_from_js(pairs: &[(String, String)]) -> HeaderMap {
 }
 
 pub fn pairs_to_js(map: &HeaderMap) -> Vec<(String, String)> {
-    map.pairs()
-        .map(|(k, v)| (text(k), text(v)))
-        .collect()
+    map.pairs().map(|(k, v)| (text(k), text(v))).collect()
 }

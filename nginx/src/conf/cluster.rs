@@ -16,15 +16,25 @@ pub struct Cluster {
 /// Parses `unix:/absolute/path` or `host:port` (names resolved now, as proxy_pass does
 /// for static upstreams).
 pub fn parse(cf: *mut ngx_conf_t, name: &str, address: &str) -> Result<Cluster, String> {
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) {
-        return Err(format!("invalid cluster name \"{name}\" (letters, digits, '-', '_', '.', ':')"));
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    {
+        return Err(format!(
+            "invalid cluster name \"{name}\" (letters, digits, '-', '_', '.', ':')"
+        ));
     }
     let is_unix = address.starts_with("unix:");
     if is_unix && !address[5..].starts_with('/') {
-        return Err(format!("cluster \"{name}\": unix socket path must be absolute in \"{address}\""));
+        return Err(format!(
+            "cluster \"{name}\": unix socket path must be absolute in \"{address}\""
+        ));
     }
     if !is_unix && !address.contains(':') {
-        return Err(format!("cluster \"{name}\": \"{address}\" needs a port (host:port) or unix:/path"));
+        return Err(format!(
+            "cluster \"{name}\": \"{address}\" needs a port (host:port) or unix:/path"
+        ));
     }
     let mut u: ngx_url_t = unsafe { core::mem::zeroed() };
     // The pool owns the copy nginx parses from; the Rust string may be dropped afterwards.
@@ -32,13 +42,18 @@ pub fn parse(cf: *mut ngx_conf_t, name: &str, address: &str) -> Result<Cluster, 
     if bytes.is_null() {
         return Err("out of memory".into());
     }
-    u.url = ngx_str_t { len: address.len(), data: bytes };
+    u.url = ngx_str_t {
+        len: address.len(),
+        data: bytes,
+    };
     u.set_no_resolve(0);
     if unsafe { ngx_parse_url((*cf).pool, &mut u) } != 0 || u.naddrs == 0 {
         let why = if u.err.is_null() {
             "cannot be resolved".to_string()
         } else {
-            unsafe { core::ffi::CStr::from_ptr(u.err) }.to_string_lossy().into_owned()
+            unsafe { core::ffi::CStr::from_ptr(u.err) }
+                .to_string_lossy()
+                .into_owned()
         };
         return Err(format!("cluster \"{name}\": {why} in \"{address}\""));
     }

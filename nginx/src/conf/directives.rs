@@ -7,17 +7,19 @@ use core::ptr;
 
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::ffi::{
-    ngx_command_t, ngx_conf_full_name, ngx_conf_t, ngx_http_add_variable, ngx_http_get_variable_index,
-    ngx_msec_t, ngx_parse_size, ngx_parse_time, ngx_shared_memory_add, ngx_str_t, ngx_uint_t,
     NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET,
     NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF, NGX_HTTP_SRV_CONF_OFFSET,
-    NGX_HTTP_UPS_CONF, NGX_HTTP_VAR_CHANGEABLE, NGX_LOG_EMERG,
+    NGX_HTTP_UPS_CONF, NGX_HTTP_VAR_CHANGEABLE, NGX_LOG_EMERG, ngx_command_t, ngx_conf_full_name,
+    ngx_conf_t, ngx_http_add_variable, ngx_http_get_variable_index, ngx_msec_t, ngx_parse_size,
+    ngx_parse_time, ngx_shared_memory_add, ngx_str_t, ngx_uint_t,
 };
-use ngx::http::{HttpModuleLocationConf, HttpModuleMainConf, HttpModuleServerConf, NgxHttpUpstreamModule};
+use ngx::http::{
+    HttpModuleLocationConf, HttpModuleMainConf, HttpModuleServerConf, NgxHttpUpstreamModule,
+};
 use ngx::{ngx_conf_log_error, ngx_string};
 
-use super::{cluster, LocConf, MainConf, UpstreamConf};
-use crate::{balancer, filter_file, variable, Module};
+use super::{LocConf, MainConf, UpstreamConf, cluster};
+use crate::{Module, balancer, filter_file, variable};
 
 /// Smallest zone: nginx's slab allocator needs a few pages for itself.
 const MIN_ZONE_SIZE: usize = 32 * 1024;
@@ -25,28 +27,80 @@ const MIN_ZONE_SIZE: usize = 32 * 1024;
 const MAIN: ngx_uint_t = NGX_HTTP_MAIN_CONF as ngx_uint_t;
 
 pub static mut COMMANDS: [ngx_command_t; 11] = [
-    command(ngx_string!("set_backend_filter"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_filter, NGX_HTTP_MAIN_CONF_OFFSET),
-    command(ngx_string!("set_backend_filter_config"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_filter_config, NGX_HTTP_MAIN_CONF_OFFSET),
-    command(ngx_string!("set_backend_filter_config_file"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_filter_config_file, NGX_HTTP_MAIN_CONF_OFFSET),
-    command(ngx_string!("set_backend_filter_timeout"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_filter_timeout, NGX_HTTP_MAIN_CONF_OFFSET),
-    command(ngx_string!("set_backend_pause_timeout"), MAIN | NGX_CONF_TAKE1 as ngx_uint_t, set_pause_timeout, NGX_HTTP_MAIN_CONF_OFFSET),
-    command(ngx_string!("set_backend_shared_zone"), MAIN | NGX_CONF_TAKE2 as ngx_uint_t, set_shared_zone, NGX_HTTP_MAIN_CONF_OFFSET),
-    command(ngx_string!("set_backend_cluster"), MAIN | NGX_CONF_TAKE2 as ngx_uint_t, set_cluster, NGX_HTTP_MAIN_CONF_OFFSET),
+    command(
+        ngx_string!("set_backend_filter"),
+        MAIN | NGX_CONF_TAKE1 as ngx_uint_t,
+        set_filter,
+        NGX_HTTP_MAIN_CONF_OFFSET,
+    ),
+    command(
+        ngx_string!("set_backend_filter_config"),
+        MAIN | NGX_CONF_TAKE1 as ngx_uint_t,
+        set_filter_config,
+        NGX_HTTP_MAIN_CONF_OFFSET,
+    ),
+    command(
+        ngx_string!("set_backend_filter_config_file"),
+        MAIN | NGX_CONF_TAKE1 as ngx_uint_t,
+        set_filter_config_file,
+        NGX_HTTP_MAIN_CONF_OFFSET,
+    ),
+    command(
+        ngx_string!("set_backend_filter_timeout"),
+        MAIN | NGX_CONF_TAKE1 as ngx_uint_t,
+        set_filter_timeout,
+        NGX_HTTP_MAIN_CONF_OFFSET,
+    ),
+    command(
+        ngx_string!("set_backend_pause_timeout"),
+        MAIN | NGX_CONF_TAKE1 as ngx_uint_t,
+        set_pause_timeout,
+        NGX_HTTP_MAIN_CONF_OFFSET,
+    ),
+    command(
+        ngx_string!("set_backend_shared_zone"),
+        MAIN | NGX_CONF_TAKE2 as ngx_uint_t,
+        set_shared_zone,
+        NGX_HTTP_MAIN_CONF_OFFSET,
+    ),
+    command(
+        ngx_string!("set_backend_cluster"),
+        MAIN | NGX_CONF_TAKE2 as ngx_uint_t,
+        set_cluster,
+        NGX_HTTP_MAIN_CONF_OFFSET,
+    ),
     command(
         ngx_string!("set_backend"),
         (NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS | NGX_CONF_TAKE1) as ngx_uint_t,
         set_backend,
         NGX_HTTP_LOC_CONF_OFFSET,
     ),
-    command(ngx_string!("set_backend_balancer"), (NGX_HTTP_UPS_CONF | NGX_CONF_NOARGS) as ngx_uint_t, set_balancer, NGX_HTTP_SRV_CONF_OFFSET),
-    command(ngx_string!("set_backend_metrics"), (NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS) as ngx_uint_t, set_metrics, NGX_HTTP_LOC_CONF_OFFSET),
+    command(
+        ngx_string!("set_backend_balancer"),
+        (NGX_HTTP_UPS_CONF | NGX_CONF_NOARGS) as ngx_uint_t,
+        set_balancer,
+        NGX_HTTP_SRV_CONF_OFFSET,
+    ),
+    command(
+        ngx_string!("set_backend_metrics"),
+        (NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS) as ngx_uint_t,
+        set_metrics,
+        NGX_HTTP_LOC_CONF_OFFSET,
+    ),
     ngx_command_t::empty(),
 ];
 
 type SetFn = unsafe extern "C" fn(*mut ngx_conf_t, *mut ngx_command_t, *mut c_void) -> *mut c_char;
 
 const fn command(name: ngx_str_t, type_: ngx_uint_t, set: SetFn, conf: usize) -> ngx_command_t {
-    ngx_command_t { name, type_, set: Some(set), conf: conf as ngx_uint_t, offset: 0, post: ptr::null_mut() }
+    ngx_command_t {
+        name,
+        type_,
+        set: Some(set),
+        conf: conf as ngx_uint_t,
+        offset: 0,
+        post: ptr::null_mut(),
+    }
 }
 
 /// The directive's arguments after its name, as UTF-8 (nginx.conf is bytes; ours are all text).
@@ -57,7 +111,12 @@ unsafe fn args<'a>(cf: *mut ngx_conf_t) -> Result<Vec<&'a str>, ()> {
         match core::str::from_utf8(a.as_bytes()) {
             Ok(s) => out.push(s),
             Err(_) => {
-                ngx_conf_log_error!(NGX_LOG_EMERG, cf, "\"{}\" argument is not UTF-8", directive(cf));
+                ngx_conf_log_error!(
+                    NGX_LOG_EMERG,
+                    cf,
+                    "\"{}\" argument is not UTF-8",
+                    directive(cf)
+                );
                 return Err(());
             }
         }
@@ -86,7 +145,10 @@ unsafe fn full_path(cf: *mut ngx_conf_t, path: &str) -> Result<String, ()> {
         return Err(());
     }
     unsafe { ptr::copy_nonoverlapping(path.as_ptr(), data, path.len()) };
-    let mut name = ngx_str_t { len: path.len(), data };
+    let mut name = ngx_str_t {
+        len: path.len(),
+        data,
+    };
     if unsafe { ngx_conf_full_name((*cf).cycle, &mut name, 1) } != 0 {
         return Err(());
     }
@@ -101,12 +163,18 @@ unsafe fn read_file(cf: *mut ngx_conf_t, path: &str) -> Result<(String, Vec<u8>)
     }
 }
 
-extern "C" fn set_filter(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+extern "C" fn set_filter(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     let mcf = unsafe { main_conf(conf) };
     if mcf.filter_path.is_some() {
         return fail(cf, "is duplicate");
     }
-    let Ok(a) = (unsafe { args(cf) }) else { return NGX_CONF_ERROR };
+    let Ok(a) = (unsafe { args(cf) }) else {
+        return NGX_CONF_ERROR;
+    };
     let (full, bytes) = match unsafe { read_file(cf, a[0]) } {
         Ok(v) => v,
         Err(e) => return e,
@@ -120,9 +188,17 @@ extern "C" fn set_filter(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *m
     NGX_CONF_OK
 }
 
-fn store_config(cf: *mut ngx_conf_t, mcf: &mut MainConf, bytes: Vec<u8>, origin: &str) -> *mut c_char {
+fn store_config(
+    cf: *mut ngx_conf_t,
+    mcf: &mut MainConf,
+    bytes: Vec<u8>,
+    origin: &str,
+) -> *mut c_char {
     if mcf.filter_config.is_some() {
-        return fail(cf, "is duplicate (set_backend_filter_config and set_backend_filter_config_file exclude each other)");
+        return fail(
+            cf,
+            "is duplicate (set_backend_filter_config and set_backend_filter_config_file exclude each other)",
+        );
     }
     if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
         return fail(cf, &format!("{origin} is not valid JSON: {e}"));
@@ -131,15 +207,27 @@ fn store_config(cf: *mut ngx_conf_t, mcf: &mut MainConf, bytes: Vec<u8>, origin:
     NGX_CONF_OK
 }
 
-extern "C" fn set_filter_config(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+extern "C" fn set_filter_config(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     let mcf = unsafe { main_conf(conf) };
-    let Ok(a) = (unsafe { args(cf) }) else { return NGX_CONF_ERROR };
+    let Ok(a) = (unsafe { args(cf) }) else {
+        return NGX_CONF_ERROR;
+    };
     store_config(cf, mcf, a[0].as_bytes().to_vec(), "value")
 }
 
-extern "C" fn set_filter_config_file(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+extern "C" fn set_filter_config_file(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     let mcf = unsafe { main_conf(conf) };
-    let Ok(a) = (unsafe { args(cf) }) else { return NGX_CONF_ERROR };
+    let Ok(a) = (unsafe { args(cf) }) else {
+        return NGX_CONF_ERROR;
+    };
     match unsafe { read_file(cf, a[0]) } {
         Ok((full, bytes)) => store_config(cf, mcf, bytes, &format!("file \"{full}\"")),
         Err(e) => e,
@@ -155,13 +243,20 @@ fn parse_time(cf: *mut ngx_conf_t, slot: &Option<ngx_msec_t>) -> Option<ngx_msec
     let value: &mut [ngx_str_t] = unsafe { (*(*cf).args).as_slice_mut() };
     let ms = unsafe { ngx_parse_time(&mut value[1], 0) };
     if ms <= 0 {
-        fail(cf, &format!("invalid time \"{}\" (e.g. 10ms, 1s; must be > 0)", value[1]));
+        fail(
+            cf,
+            &format!("invalid time \"{}\" (e.g. 10ms, 1s; must be > 0)", value[1]),
+        );
         return None;
     }
     Some(ms as ngx_msec_t)
 }
 
-extern "C" fn set_filter_timeout(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+extern "C" fn set_filter_timeout(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     let mcf = unsafe { main_conf(conf) };
     match parse_time(cf, &mcf.filter_timeout) {
         Some(ms) => {
@@ -172,7 +267,11 @@ extern "C" fn set_filter_timeout(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, 
     }
 }
 
-extern "C" fn set_pause_timeout(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+extern "C" fn set_pause_timeout(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     let mcf = unsafe { main_conf(conf) };
     match parse_time(cf, &mcf.pause_timeout) {
         Some(ms) => {
@@ -183,7 +282,11 @@ extern "C" fn set_pause_timeout(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, c
     }
 }
 
-extern "C" fn set_shared_zone(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+extern "C" fn set_shared_zone(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     let mcf = unsafe { main_conf(conf) };
     if !mcf.shm_zone.is_null() {
         return fail(cf, "is duplicate");
@@ -194,20 +297,37 @@ extern "C" fn set_shared_zone(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, con
     }
     let size = unsafe { ngx_parse_size(&mut value[2]) };
     if size < 0 {
-        return fail(cf, &format!("invalid size \"{}\" (e.g. 64k, 16m)", value[2]));
+        return fail(
+            cf,
+            &format!("invalid size \"{}\" (e.g. 64k, 16m)", value[2]),
+        );
     }
     if (size as usize) < MIN_ZONE_SIZE {
-        return fail(cf, &format!("zone \"{}\" is too small ({} bytes; at least 32k)", value[1], size));
+        return fail(
+            cf,
+            &format!(
+                "zone \"{}\" is too small ({} bytes; at least 32k)",
+                value[1], size
+            ),
+        );
     }
     let zone = unsafe {
-        ngx_shared_memory_add(cf, &mut value[1], size as usize, (&raw mut crate::ngx_http_set_backend_module).cast())
+        ngx_shared_memory_add(
+            cf,
+            &mut value[1],
+            size as usize,
+            (&raw mut crate::ngx_http_set_backend_module).cast(),
+        )
     };
     if zone.is_null() {
         return NGX_CONF_ERROR;
     }
     unsafe {
         if !(*zone).data.is_null() {
-            return fail(cf, &format!("zone \"{}\" is already used by another directive", value[1]));
+            return fail(
+                cf,
+                &format!("zone \"{}\" is already used by another directive", value[1]),
+            );
         }
         (*zone).init = Some(crate::shared::init_zone);
         (*zone).data = zone.cast();
@@ -216,9 +336,15 @@ extern "C" fn set_shared_zone(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, con
     NGX_CONF_OK
 }
 
-extern "C" fn set_cluster(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+extern "C" fn set_cluster(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     let mcf = unsafe { main_conf(conf) };
-    let Ok(a) = (unsafe { args(cf) }) else { return NGX_CONF_ERROR };
+    let Ok(a) = (unsafe { args(cf) }) else {
+        return NGX_CONF_ERROR;
+    };
     if mcf.clusters.iter().any(|c| c.name == a[0]) {
         return fail(cf, &format!("cluster \"{}\" is declared twice", a[0]));
     }
@@ -231,7 +357,11 @@ extern "C" fn set_cluster(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *
     }
 }
 
-extern "C" fn set_backend(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+extern "C" fn set_backend(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     let lcf = unsafe { &mut *(conf as *mut LocConf) };
     if lcf.set_backend.is_some() {
         return fail(cf, "is duplicate");
@@ -242,10 +372,17 @@ extern "C" fn set_backend(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *
     if value.len() == 2 {
         let v = &mut value[1];
         if v.len < 2 || unsafe { *v.data } != b'$' {
-            return fail(cf, &format!("invalid variable name \"{}\" (expected $name)", v));
+            return fail(
+                cf,
+                &format!("invalid variable name \"{}\" (expected $name)", v),
+            );
         }
-        let mut name = ngx_str_t { len: v.len - 1, data: unsafe { v.data.add(1) } };
-        let var = unsafe { ngx_http_add_variable(cf, &mut name, NGX_HTTP_VAR_CHANGEABLE as ngx_uint_t) };
+        let mut name = ngx_str_t {
+            len: v.len - 1,
+            data: unsafe { v.data.add(1) },
+        };
+        let var =
+            unsafe { ngx_http_add_variable(cf, &mut name, NGX_HTTP_VAR_CHANGEABLE as ngx_uint_t) };
         if var.is_null() {
             return NGX_CONF_ERROR;
         }
@@ -263,7 +400,9 @@ extern "C" fn set_backend(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *
         var_name = Some(name.as_bytes().to_ascii_lowercase());
     }
     lcf.set_backend = Some(index);
-    let Some(mcf) = Module::main_conf_mut(unsafe { &*cf }) else { return NGX_CONF_ERROR };
+    let Some(mcf) = Module::main_conf_mut(unsafe { &*cf }) else {
+        return NGX_CONF_ERROR;
+    };
     mcf.used = true;
     if let Some(n) = var_name
         && !mcf.backend_vars.contains(&n)
@@ -273,14 +412,23 @@ extern "C" fn set_backend(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *
     NGX_CONF_OK
 }
 
-extern "C" fn set_balancer(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+extern "C" fn set_balancer(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     let ucf = unsafe { &mut *(conf as *mut UpstreamConf) };
     if ucf.balancer {
         return fail(cf, "is duplicate");
     }
-    let Some(uscf) = NgxHttpUpstreamModule::server_conf_mut(unsafe { &*cf }) else { return NGX_CONF_ERROR };
+    let Some(uscf) = NgxHttpUpstreamModule::server_conf_mut(unsafe { &*cf }) else {
+        return NGX_CONF_ERROR;
+    };
     if uscf.peer.init_upstream.is_some() {
-        return fail(cf, "must come before other balancing directives (keepalive, hash, ...) in the upstream");
+        return fail(
+            cf,
+            "must come before other balancing directives (keepalive, hash, ...) in the upstream",
+        );
     }
     if !balancer::add_placeholder_server(uscf) {
         return NGX_CONF_ERROR;
@@ -292,21 +440,40 @@ extern "C" fn set_balancer(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: 
 
 /// `set_backend_metrics;`: this location answers with the edge metrics. The first use
 /// adds the zone they live in.
-extern "C" fn set_metrics(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, _conf: *mut c_void) -> *mut c_char {
-    let Some(clcf) = ngx::http::NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else { return NGX_CONF_ERROR };
+extern "C" fn set_metrics(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    _conf: *mut c_void,
+) -> *mut c_char {
+    let Some(clcf) = ngx::http::NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
+        return NGX_CONF_ERROR;
+    };
     if clcf.handler.is_some() {
-        return fail(cf, "conflicts with another content handler in this location (proxy_pass, return, ...)");
+        return fail(
+            cf,
+            "conflicts with another content handler in this location (proxy_pass, return, ...)",
+        );
     }
     clcf.handler = Some(crate::metrics_page::handler);
-    let Some(mcf) = Module::main_conf_mut(unsafe { &*cf }) else { return NGX_CONF_ERROR };
+    let Some(mcf) = Module::main_conf_mut(unsafe { &*cf }) else {
+        return NGX_CONF_ERROR;
+    };
     if !mcf.metrics_zone.is_null() {
         return NGX_CONF_OK;
     }
     let name = crate::edge_metrics::ZONE_NAME;
-    let mut name = ngx_str_t { len: name.len(), data: name.as_ptr() as *mut u8 };
+    let mut name = ngx_str_t {
+        len: name.len(),
+        data: name.as_ptr() as *mut u8,
+    };
     // SAFETY: called while nginx parses the configuration; the tag is this module.
     let zone = unsafe {
-        ngx_shared_memory_add(cf, &mut name, crate::edge_metrics::ZONE_SIZE, (&raw mut crate::ngx_http_set_backend_module).cast())
+        ngx_shared_memory_add(
+            cf,
+            &mut name,
+            crate::edge_metrics::ZONE_SIZE,
+            (&raw mut crate::ngx_http_set_backend_module).cast(),
+        )
     };
     if zone.is_null() {
         return NGX_CONF_ERROR;
@@ -314,7 +481,13 @@ extern "C" fn set_metrics(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, _conf: 
     // SAFETY: the zone nginx just returned; data is null unless another directive took the name.
     unsafe {
         if !(*zone).data.is_null() {
-            return fail(cf, &format!("needs the shared memory zone \"{}\", which is already used", crate::edge_metrics::ZONE_NAME));
+            return fail(
+                cf,
+                &format!(
+                    "needs the shared memory zone \"{}\", which is already used",
+                    crate::edge_metrics::ZONE_NAME
+                ),
+            );
         }
         (*zone).init = Some(crate::edge_metrics::init_zone);
         (*zone).data = zone.cast();
