@@ -1,5 +1,5 @@
-import { CacheEntry, EntryKind, decodeEntry, freshKindAt, ENTRY_HEADER } from "../../src/resolver/entry";
-import { Lease, decodeLease, LEASE_SIZE } from "../../src/resolver/lease";
+import { CacheEntry, EntryKind, EntryFlags, decodeEntry, freshKindAt, ENTRY_HEADER } from "../../src/resolver/entry";
+import { Lease, decodeLease, LEASE_SIZE, LEASE_FEED_HEALTHY } from "../../src/resolver/lease";
 
 describe("cache entry encoding", () => {
   it("round-trips every field", () => {
@@ -12,6 +12,10 @@ describe("cache entry encoding", () => {
     expect(d.expiresAt).toBe(1_700_000_030_000);
     expect(d.fetchedAt).toBe(1_700_000_000_000);
     expect(d.backend).toBe("10.0.0.7:3000");
+    expect(d.flags).toBe(0);
+    const held = decodeEntry(new CacheEntry(EntryKind.Found, 7, 9, 8, "a:1", EntryFlags.HeldByFeed).encode())!;
+    expect(held.flags).toBe(EntryFlags.HeldByFeed);
+    expect(Uint8Array.wrap(held.encode())[1]).toBe(EntryFlags.HeldByFeed);
   });
 
   it("lays out the header little-endian", () => {
@@ -32,6 +36,9 @@ describe("cache entry encoding", () => {
     const padded = new CacheEntry(EntryKind.Found, 1, 2, 3, "x:1").encode();
     store<u8>(changetype<usize>(padded), 1, 2);
     expect(decodeEntry(padded)).toBeNull();
+    const unknownFlag = new CacheEntry(EntryKind.Found, 1, 2, 3, "x:1").encode();
+    store<u8>(changetype<usize>(unknownFlag), 2, 1);
+    expect(decodeEntry(unknownFlag)).toBeNull();
   });
 
   it("is fresh only before expiry, in its epoch, and when not pending", () => {
@@ -70,7 +77,44 @@ describe("cache entry encoding", () => {
   });
 });
 
+// Fetched at 1,000 with a 6-hour feed TTL (held) or positive_ttl_ms of 30 s (plain):
+// the kind freshKindAt reads at `now`, with the feed trusted (cap 0) or not.
+function heldKindAt(now: u64, cap: u64): i32 {
+  const b = new CacheEntry(EntryKind.Found, 3, 1_000 + 21_600_000, 1_000, "a:1", EntryFlags.HeldByFeed).encode();
+  return freshKindAt(changetype<usize>(b), <usize>b.byteLength, now, 3, cap);
+}
+function plainKindAt(now: u64, cap: u64): i32 {
+  const b = new CacheEntry(EntryKind.Found, 3, 1_000 + 30_000, 1_000, "a:1").encode();
+  return freshKindAt(changetype<usize>(b), <usize>b.byteLength, now, 3, cap);
+}
+
+describe("entries held by the change feed", () => {
+  it("stay fresh for the feed TTL while the feed is trusted", () => {
+    expect(heldKindAt(1_000 + 3_600_000, 0)).toBe(EntryKind.Found);
+    expect(heldKindAt(1_000 + 21_600_000, 0)).toBe(-1);
+  });
+
+  it("fall back to positive_ttl_ms from their fetch while it is not", () => {
+    expect(heldKindAt(1_000 + 29_999, 30_000)).toBe(EntryKind.Found);
+    expect(heldKindAt(1_000 + 30_000, 30_000)).toBe(-1);
+  });
+
+  it("leave entries written without the flag to their own expiry", () => {
+    expect(plainKindAt(1_000 + 29_999, 5)).toBe(EntryKind.Found);
+    expect(plainKindAt(1_000 + 30_000, 0)).toBe(-1);
+  });
+});
+
 describe("lease encoding", () => {
+  it("carries whether the owner's feed is healthy", () => {
+    const healthy = decodeLease(new Lease(5, 2_000, 42, true).encode())!;
+    expect(healthy.feedHealthy).toBe(true);
+    expect(load<u32>(changetype<usize>(new Lease(5, 2_000, 42, true).encode()), 4)).toBe(LEASE_FEED_HEALTHY);
+    expect(healthy.feedTrusted(1_999)).toBe(true);
+    expect(healthy.feedTrusted(2_000)).toBe(false); // expired: nobody follows the feed
+    expect(decodeLease(new Lease(5, 2_000, 42).encode())!.feedTrusted(1)).toBe(false);
+  });
+
   it("round-trips and tells holder from vacancy", () => {
     const buf = new Lease(5, 2_000, 42).encode();
     expect(buf.byteLength).toBe(LEASE_SIZE);

@@ -3,7 +3,8 @@
 // only with CAS.  Value, little-endian:
 //
 //   offset 0  u32 owner      worker id (from the "sb:wid" counter); 0 = nobody
-//   offset 4  u32 zero
+//   offset 4  u32 flags      LEASE_FEED_HEALTHY: the owner's last /changes poll answered
+//                            well and it has not failed since
 //   offset 8  u64 expiresAt  ms; a lease past this may be taken over
 //   offset 16 u64 seq        last change-feed seq applied to the cache
 //
@@ -23,9 +24,15 @@ export const SEQ_UNKNOWN: u64 = 9007199254740991;
 export const WORKER_ID_KEY = "sb:wid";
 export const EPOCH_KEY = "sb:epoch";
 export const LEASE_SIZE: i32 = 24;
+export const LEASE_FEED_HEALTHY: u32 = 1;
 
 export class Lease {
-  constructor(public owner: u32, public expiresAt: u64, public seq: u64) {}
+  constructor(public owner: u32, public expiresAt: u64, public seq: u64, public feedHealthy: bool = false) {}
+
+  /** Whether every worker may trust the feed to invalidate cached routes: held, and healthy. */
+  feedTrusted(nowMs: u64): bool {
+    return this.feedHealthy && !this.vacant(nowMs);
+  }
 
   heldBy(worker: u32, nowMs: u64): bool {
     return this.owner == worker && nowMs < this.expiresAt;
@@ -39,7 +46,7 @@ export class Lease {
     const out = new ArrayBuffer(LEASE_SIZE);
     const p = changetype<usize>(out);
     store<u32>(p, this.owner);
-    store<u32>(p, 0, 4);
+    store<u32>(p, this.feedHealthy ? LEASE_FEED_HEALTHY : 0, 4);
     store<u64>(p, this.expiresAt, 8);
     store<u64>(p, this.seq, 16);
     return out;
@@ -49,7 +56,7 @@ export class Lease {
 export function decodeLease(buf: ArrayBuffer): Lease | null {
   if (buf.byteLength != LEASE_SIZE) return null;
   const p = changetype<usize>(buf);
-  return new Lease(load<u32>(p), load<u64>(p, 8), load<u64>(p, 16));
+  return new Lease(load<u32>(p), load<u64>(p, 8), load<u64>(p, 16), (load<u32>(p, 4) & LEASE_FEED_HEALTHY) != 0);
 }
 
 /** u32 counters ("sb:epoch", "sb:wid") are 4 little-endian bytes. */
