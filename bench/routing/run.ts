@@ -241,8 +241,8 @@ async function main(): Promise<void> {
     module: process.env.SET_BACKEND_MODULE ?? join(ROOT, "build/modules/ngx_http_set_backend.so"),
     filter: process.env.SET_BACKEND_FILTER ?? join(ROOT, "build/resolver.wasm"),
   };
-  for (const f of [paths0.module, paths0.filter, "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/sbin/haproxy", "/usr/lib/nginx/modules/ngx_http_lua_module.so", "/usr/share/lua/5.1/ngx/balancer.lua"]) {
-    if (!existsSync(f)) throw new Error(`${f} is missing (make build; apt-get install wrk haproxy libnginx-mod-http-lua lua-resty-core gnuplot-nox)`);
+  for (const f of [paths0.module, paths0.filter, "/usr/bin/wrk", ...(INSTRUCTIONS === "0" ? [] : ["/usr/bin/valgrind"]), "/usr/sbin/nginx", "/usr/sbin/haproxy", "/usr/lib/nginx/modules/ngx_http_lua_module.so", "/usr/share/lua/5.1/ngx/balancer.lua"]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing (make build; make bench-deps)`);
   }
   // A listener left over from an interrupted run would take part of the traffic: refuse to start.
   for (const port of [BACKEND_A, BACKEND_B, FRONT]) {
