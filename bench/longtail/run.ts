@@ -23,6 +23,7 @@ import { replaceSection, table } from "../lib/report.ts";
 import { BACKEND_A, BACKEND_B, backendConf, type Paths } from "../routing/configs.ts";
 import { killAll, portOpen, startNginx, workersRss, type Server } from "../routing/procs.ts";
 import { wrk } from "../routing/wrk.ts";
+import { precompileFilter } from "../../scripts/nginx-conf.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ZIPF = fileURLToPath(new URL("./zipf.lua", import.meta.url));
@@ -36,6 +37,8 @@ const METRICS = 28921;
 const TOKEN = "bench-longtail-token-0123456789";
 const MODULE = process.env.SET_BACKEND_MODULE ?? join(ROOT, "build/modules/ngx_http_set_backend.so");
 const FILTER = process.env.SET_BACKEND_FILTER ?? join(ROOT, "build/resolver.wasm");
+/** The filter as the workers load it: precompiled in the run's directory. */
+let filter = FILTER;
 
 const log = (msg: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)} load ${loadavg()[0]!.toFixed(2)}] ${msg}\n`);
 
@@ -76,7 +79,7 @@ http {
   keepalive_requests 10000000;
   client_body_temp_path ${dir}/tmp;
   proxy_temp_path ${dir}/tmp;
-  set_backend_filter ${FILTER};
+  set_backend_filter ${filter};
   set_backend_filter_config '${config}';
   set_backend_shared_zone set_backend ${ZONE};
   set_backend_cluster route_api unix:${socket};
@@ -189,6 +192,9 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => (stop(), process.exit(130)));
   try {
     const paths = { dir } as Paths;
+    const precompiled = precompileFilter(FILTER, MODULE, dir);
+    if (precompiled.error) throw new Error(`cannot precompile ${FILTER}: ${precompiled.error}`);
+    filter = precompiled.path;
     backend = await startNginx(dir, "backend", backendConf(paths), BACKEND_B);
     api = await startService({ stateDir: join(dir, "api"), token: TOKEN, env: { IMPORT_LIMIT_BYTES: String(512 * 1024 * 1024), SOCKET_GROUP: "root" } });
     log(`importing ${ROUTES} routes`);

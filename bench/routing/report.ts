@@ -9,6 +9,7 @@ import { replaceSection, table } from "../lib/report.ts";
 import type { SetupId } from "./configs.ts";
 import type { WrkResult } from "./wrk.ts";
 import { PARTS, type InstructionCount } from "./instructions.ts";
+import { MEMORY_PARTS, type WorkerMemory } from "./smaps.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DOCS = join(ROOT, "docs/benchmarks.md");
@@ -21,6 +22,8 @@ export interface Row extends WrkResult {
   setup: SetupId;
   label: string;
   rssPerWorker: number;
+  /** Resident memory of the one worker by what it holds (1-worker rows). */
+  memory?: WorkerMemory;
   load: number;
   startMs: number;
   testMs: number;
@@ -125,6 +128,13 @@ function instructionVerdicts(r: Results): Verdict[] {
     if (map) out.push({ what: `instructions per request, variable (seed) form vs map, ${hosts} hosts`, measured: `${k(map.ours)} vs ${k(map.base)} (${(map.base / map.ours).toFixed(2)} × the requests per instruction)`, target: "≥ 0.97 ×", met: map.base / map.ours >= 0.97 });
   }
   return out;
+}
+
+function memoryTable(rows: Row[]): string {
+  const body = rows
+    .filter((x) => x.workers === 1 && x.memory)
+    .map((x) => [x.phase === "10k" ? "10,000" : "1,000,000", x.label.replace(/\$/g, "\\$"), mib(x.rssPerWorker), mib(x.memory!.private), ...MEMORY_PARTS.map((p) => mib(x.memory!.parts[p]))]);
+  return table(["hosts", "setup", "RSS", "private", ...MEMORY_PARTS], body);
 }
 
 function instructionTable(r: Results): string {
@@ -244,6 +254,19 @@ and is most of the "worker CPU µs/req" figure, which is why the ratio of instru
     parts.push(`### 1,000,000 registered hosts (1 worker; requests over 1,000 hosts from the middle of the table)
 
 ${throughputTable(r.rows, "1M")}
+`);
+  }
+  if (r.rows.some((x) => x.memory)) {
+    parts.push(`### What a worker's memory holds (1 worker, at the end of its best run)
+
+${memoryTable(r.rows)}
+
+From the worker's \`/proc/PID/smaps\` (bench/routing/smaps.ts), resident bytes by mapping: nginx's binary and the system libraries
+it maps, our module's \`.so\` (with wasmtime and cranelift in it), the filter's machine code, the filter's linear memory (what it
+touched of its reservation), the shared zones' pages this worker touched (counted in every worker, as RSS counts them), and the
+malloc heap with other anonymous memory. "private": the resident pages no other process shares (Private_Clean + Private_Dirty) —
+what one more worker costs; the rest (code and relocations mapped before the fork, zone pages) is shared with the master and the
+other workers.
 `);
   }
   parts.push(`### Miss path (first request of a host), 1 worker, 10,000 hosts

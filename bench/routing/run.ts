@@ -26,6 +26,8 @@ import { haproxyCommand, killAll, portOpen, startHaproxy, startNginx, workersRss
 import { cpuTimeMs } from "../lib/machine.ts";
 import { countInstructions } from "./instructions.ts";
 import { profile } from "./profile.ts";
+import { memoryBreakdown } from "./smaps.ts";
+import { precompileFilter } from "../../scripts/nginx-conf.ts";
 import { writeReport, type Results, type Row } from "./report.ts";
 import { wrk } from "./wrk.ts";
 
@@ -121,12 +123,13 @@ async function measure(setup: Setup, workers: number, paths: Paths, phase: Row["
     const cpuPerRequest = ((cpu() - cpu0) * 1000) / Math.max(1, r.requests);
     const rss = workersRss(server);
     const count = server.workers().length || 1;
+    const memory = workers === 1 ? memoryBreakdown(server.workers()[0]!) : undefined;
     // Latency without saturation: one request at a time on one connection, 3 × the 1,000 hosts.
     const hosts = Array.from({ length: 3 * SPREAD }, (_, i) => hostName(firstHost + (i % SPREAD)));
     const quiet = await sequentialLatencies(FRONT, hosts);
     const q = { p50: percentile(quiet, 50), p99: percentile(quiet, 99), p999: percentile(quiet, 99.9) };
     log(`${phase} ${workers}w ${setup.id}: ${Math.round(r.rps)} req/s p50 ${r.p50} µs p99 ${r.p99} µs p99.9 ${r.p999} µs errors ${r.errors}${r.errors ? ` (${r.errorDetail})` : ""}; CPU ${cpuPerRequest.toFixed(1)} µs/req; 1 connection p50 ${q.p50.toFixed(3)} p99 ${q.p99.toFixed(3)} ms`);
-    return { phase, workers, setup: setup.id, label: setup.label, ...r, cpuPerRequest, quiet: q, rssPerWorker: rss / count, load, startMs: server.startMs, testMs: server.testMs };
+    return { phase, workers, setup: setup.id, label: setup.label, ...r, cpuPerRequest, quiet: q, rssPerWorker: rss / count, memory, load, startMs: server.startMs, testMs: server.testMs };
   } finally {
     await server.stop();
   }
@@ -252,9 +255,13 @@ async function main(): Promise<void> {
   execFileSync("chmod", ["755", dir]);
   mkdirSync(join(dir, "tmp"));
   mkdirSync(join(dir, "api"));
+  // Ours load the filter precompiled, as make run and the packages do.
+  const filter = precompileFilter(paths0.filter, paths0.module, dir);
+  if (filter.error) throw new Error(`cannot precompile ${paths0.filter}: ${filter.error}`);
   const paths: Paths = {
     dir,
     ...paths0,
+    filter: filter.path,
     apiSocket: join(dir, "api", "resolver.sock"),
     mapFile: join(dir, "hosts.map.conf"),
     haproxyMap: join(dir, "hosts.haproxy.map"),
