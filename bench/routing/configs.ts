@@ -40,6 +40,8 @@ export interface Paths {
   dir: string;
   module: string;
   filter: string;
+  /** The filter as WebAssembly: valgrind's virtual CPU lacks features the precompiled one was compiled for. */
+  wasmFilter: string;
   apiSocket: string;
   mapFile: string;
   haproxyMap: string;

@@ -262,6 +262,7 @@ async function main(): Promise<void> {
     dir,
     ...paths0,
     filter: filter.path,
+    wasmFilter: paths0.filter,
     apiSocket: join(dir, "api", "resolver.sock"),
     mapFile: join(dir, "hosts.map.conf"),
     haproxyMap: join(dir, "hosts.haproxy.map"),
