@@ -19,6 +19,7 @@ use ngx::http::Request;
 use ngx::ngx_log_error;
 
 use crate::backend_addr::{self, BackendAddr};
+use crate::error::BackendAddrError;
 use crate::request_ctx;
 
 /// Per-request peer state, in the request pool. The address outlives the connection
@@ -158,7 +159,7 @@ unsafe extern "C" fn free_peer(
 }
 
 /// Writes the socket address of `backend` into `out`; returns its length.
-fn fill_sockaddr(out: &mut SockaddrStorage, backend: &[u8]) -> Result<socklen_t, &'static str> {
+fn fill_sockaddr(out: &mut SockaddrStorage, backend: &[u8]) -> Result<socklen_t, BackendAddrError> {
     // SAFETY: every variant of the union is a C socket address of integers and
     // byte arrays, for which all zeroes is valid (and the unused bytes C expects).
     *out = unsafe { mem::zeroed() };

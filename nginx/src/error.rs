@@ -26,6 +26,81 @@ pub enum FilterFileError {
     NoMemory,
 }
 
+/// Why a backend cannot be used by the balancer. Logged as `backend "<text>" <message>`.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BackendAddrError {
+    #[error("is not a usable unix socket path")]
+    UnixPath,
+    #[error("is not text")]
+    NotText,
+    #[error(
+        "is not an IP address with a port (the balancer form needs ip:port, [ipv6]:port or unix:/path)"
+    )]
+    NotIpWithPort,
+    #[error("has port 0")]
+    PortZero,
+}
+
+/// Why the module refuses to send a filter's http call request.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CallRequestError {
+    #[error("no :method")]
+    NoMethod,
+    #[error("no :path")]
+    NoPath,
+    #[error("no :authority")]
+    NoAuthority,
+    #[error("bad :method")]
+    Method,
+    #[error("bad :path")]
+    Path,
+    #[error("bad :authority")]
+    Authority,
+    #[error("bad header field")]
+    HeaderField,
+}
+
+/// Why an http call's response is not valid HTTP/1.1.
+#[derive(Debug, Error, PartialEq, Eq, Clone, Copy)]
+pub enum ResponseError {
+    #[error("connection closed before the response header")]
+    ClosedBeforeHeader,
+    #[error("malformed response header")]
+    MalformedHeader,
+    #[error("bad content-length")]
+    ContentLength,
+    #[error("connection closed inside a chunked body")]
+    ClosedInChunkedBody,
+    #[error("connection closed before the whole body")]
+    ClosedBeforeBody,
+    #[error("bad chunk size")]
+    ChunkSize,
+    #[error("chunk too large")]
+    ChunkTooLarge,
+    #[error("bad chunk terminator")]
+    ChunkTerminator,
+}
+
+/// Why an http call failed (logged; the filter gets a failed call).
+#[cfg_attr(test, allow(dead_code))]
+#[derive(Debug, Error)]
+pub enum CallError {
+    #[error("cannot wait to write")]
+    WaitToWrite,
+    #[error("write error")]
+    Write,
+    #[error("cannot wait to read")]
+    WaitToRead,
+    #[error("read error")]
+    Read,
+    #[error("incomplete response")]
+    Incomplete,
+    #[error("response too large")]
+    TooLarge,
+    #[error(transparent)]
+    Response(#[from] ResponseError),
+}
+
 /// Why a directive is refused. Logged as `"<directive>" <message>`.
 // Used by the nginx-facing modules only, which unit-test builds leave out.
 #[cfg_attr(test, allow(dead_code))]

@@ -29,6 +29,7 @@ use ngx::ngx_log_error;
 use proxy_wasm_host::HttpCallResponse;
 
 use crate::conf::Cluster;
+use crate::error::CallError;
 use crate::http_wire::{self, MAX_RESPONSE_BYTES, Parsed};
 
 pub type Done = Box<dyn FnOnce(Option<HttpCallResponse>)>;
@@ -236,13 +237,13 @@ unsafe extern "C" fn on_write(wev: *mut ngx_event_t) {
             // SAFETY: the connection's live write event.
             if unsafe { ngx_handle_write_event(wev, 0) } != 0 {
                 // SAFETY: the live call, no longer borrowed.
-                return unsafe { fail(call, "cannot wait to write") };
+                return unsafe { fail(call, CallError::WaitToWrite) };
             }
             return;
         }
         if n <= 0 {
             // SAFETY: the live call, no longer borrowed.
-            return unsafe { fail(call, "write error") };
+            return unsafe { fail(call, CallError::Write) };
         }
         c.sent += n as usize;
     }
@@ -279,27 +280,27 @@ unsafe extern "C" fn on_read(rev: *mut ngx_event_t) {
         if n == NGX_AGAIN as isize {
             // SAFETY: the connection's live read event.
             if unsafe { ngx_handle_read_event(rev, 0) } != 0 {
-                break Err("cannot wait to read");
+                break Err(CallError::WaitToRead);
             }
             return;
         }
         if n < 0 {
-            break Err("read error");
+            break Err(CallError::Read);
         }
         if n == 0 {
             break match http_wire::parse_response(&c.response, true) {
                 Parsed::Done(resp, _) => Ok((resp, false)),
-                Parsed::Invalid(why) => Err(why),
-                Parsed::Incomplete => Err("incomplete response"),
+                Parsed::Invalid(why) => Err(why.into()),
+                Parsed::Incomplete => Err(CallError::Incomplete),
             };
         }
         c.response.extend_from_slice(&chunk[..n as usize]);
         if c.response.len() > MAX_RESPONSE_BYTES {
-            break Err("response too large");
+            break Err(CallError::TooLarge);
         }
         match http_wire::parse_response(&c.response, false) {
             Parsed::Done(resp, reusable) => break Ok((resp, reusable)),
-            Parsed::Invalid(why) => break Err(why),
+            Parsed::Invalid(why) => break Err(why.into()),
             Parsed::Incomplete => {}
         }
     };
@@ -333,7 +334,7 @@ unsafe fn complete(call: *mut Call, resp: HttpCallResponse, reusable: bool) {
 ///
 /// # Safety
 /// `call` is a live call, not otherwise in use.
-unsafe fn fail(call: *mut Call, why: &str) {
+unsafe fn fail(call: *mut Call, why: CallError) {
     // SAFETY: the contract.
     let c = unsafe { &mut *call };
     if c.reused && c.response.is_empty() {

@@ -149,23 +149,23 @@ unsafe fn run<C>(
 }
 
 /// The directive being parsed: nginx's configuration state during its handler
-/// (the only way `run` makes one).
-pub struct Directive {
+/// (only `run` makes one).
+struct Directive {
     cf: *mut ngx_conf_t,
 }
 
 impl Directive {
-    pub fn conf(&self) -> &ngx_conf_t {
+    fn conf(&self) -> &ngx_conf_t {
         // SAFETY: live for the handler's call (see `run`).
         unsafe { &*self.cf }
     }
 
-    pub fn as_ptr(&self) -> *mut ngx_conf_t {
+    fn as_ptr(&self) -> *mut ngx_conf_t {
         self.cf
     }
 
     /// The configuration's pool: what is allocated in it lives for the cycle.
-    pub fn pool(&self) -> Pool {
+    fn pool(&self) -> Pool {
         // SAFETY: the configuration's pool is the live cycle's pool.
         unsafe { Pool::from_ngx_pool(self.conf().pool) }
     }
