@@ -17,7 +17,7 @@ HOST_SOURCES := Cargo.toml Cargo.lock $(shell find host -name '*.rs' -o -name Ca
 NGINX_SOURCES := $(HOST_SOURCES) $(shell find nginx -name '*.rs' -o -name Cargo.toml 2>/dev/null) scripts/build-native.sh
 WASM_SOURCES := asconfig.json $(shell find wasm/src -name '*.ts' 2>/dev/null)
 
-.PHONY: all deps build run api test typecheck test-api test-cli test-ui test-wasm test-rust test-binding test-filter \
+.PHONY: all deps build run api test typecheck lint test-api test-cli test-ui test-wasm test-rust test-binding test-filter \
         test-nginx test-e2e bench bench-deps bench-api bench-import bench-host bench-routing bench-zone bench-longtail clean \
         etcd-deps fleet test-fleet bench-fleet
 
@@ -47,10 +47,19 @@ run: build
 api: deps
 	node --import=tsx api/src/main.ts
 
-test: typecheck test-api test-cli test-ui test-wasm test-rust test-binding test-filter test-nginx test-e2e test-fleet
+test: typecheck lint test-api test-cli test-ui test-wasm test-rust test-binding test-filter test-nginx test-e2e test-fleet
 
 typecheck: deps
 	npx tsc --noEmit -p .
+
+# Formatting and clippy for the two Rust crates, warnings as errors; the crates deny
+# unsafe blocks without a SAFETY comment and public unsafe fns without a
+# `# Safety` section. Release profile, as the module's build: clippy reuses its
+# build scripts (nginx-sys' bindings) and proc macros instead of building them again.
+lint:
+	@scripts/nginx-build-tree.sh
+	cargo fmt --check -p set-backend-host -p ngx-http-set-backend
+	cargo clippy --release -p set-backend-host -p ngx-http-set-backend --all-targets -- -D warnings
 
 test-api: deps
 	npx ava 'api/**/*.test.ts'

@@ -56,6 +56,8 @@ pub struct CpuTimerTicker {
 
 // SAFETY: a timer id is a process-wide handle; deleting it from another thread is allowed.
 unsafe impl Send for CpuTimerTicker {}
+// SAFETY: no method reads or writes through `&self`: the fields are only read by
+// `Drop`, which has the ticker to itself.
 unsafe impl Sync for CpuTimerTicker {}
 
 impl CpuTimerTicker {
@@ -145,6 +147,7 @@ impl Drop for CpuTimerTicker {
         let engine = ENGINE.swap(std::ptr::null_mut(), Ordering::AcqRel);
         // On another thread, the owner's handler could still be reading the slot's
         // engine: leave that one engine handle allocated rather than free it under it.
+        // SAFETY: gettid has no preconditions; it only returns the caller's id.
         if !engine.is_null() && unsafe { libc::gettid() } == self.owner {
             // SAFETY: the slot owned this box; the only thread the handler runs
             // on is this one, which is here, not in the handler.

@@ -29,7 +29,9 @@ pub struct FilterOptions {
     pub limits: Limits,
 }
 
-const ROOT_CONTEXT: u32 = 1;
+/// The id of every filter host's root context; HTTP contexts are numbered after it.
+/// Embedders use it to tell the root context's work from a request's.
+pub const ROOT_CONTEXT: u32 = 1;
 
 pub struct FilterHost {
     pre: InstancePre<HostState>,

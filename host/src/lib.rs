@@ -9,6 +9,10 @@
 //!
 //! See docs/abi.md for what each host function does here.
 
+// Every unsafe block says why it holds, and every public unsafe fn what its caller
+// must guarantee (`make lint`).
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 pub mod abi;
 #[cfg(target_os = "linux")]
 pub mod cpu_timer;
@@ -26,13 +30,13 @@ pub mod shared_data;
 mod state;
 pub mod ticker;
 
-pub use abi::{Action, LogLevel, MetricType, Status, StreamType};
+pub use abi::{ABI_MARKER, Action, LogLevel, MetricType, Status, StreamType};
 pub use embedder::{
     Clock, Environment, HttpCallRequest, HttpCallResponse, HttpCalls, LocalResponse, Logger,
     NullLogger, Properties, SharedData, SharedDataError, Streams, SystemClock,
 };
 pub use error::{HostError, TrapKind};
-pub use filter_host::{FilterHost, FilterOptions};
+pub use filter_host::{FilterHost, FilterOptions, ROOT_CONTEXT};
 pub use header_map::HeaderMap;
 pub use metrics::{HISTOGRAM_BOUNDS, Histogram, Metric};
 pub use recorder::{Event, Recorder};

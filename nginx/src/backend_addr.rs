@@ -8,6 +8,8 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use crate::error::BackendAddrError;
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum BackendAddr<'a> {
     Ip(SocketAddr),
@@ -28,7 +30,7 @@ pub fn addresses(list: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// Accepts `unix:/path`, `a.b.c.d:port` and `[v6]:port`. DNS names are refused:
 /// resolving them in the balancer would block the worker (the route API resolves them).
-pub fn parse(backend: &[u8]) -> Result<BackendAddr<'_>, &'static str> {
+pub fn parse(backend: &[u8]) -> Result<BackendAddr<'_>, BackendAddrError> {
     if let Some(path) = backend.strip_prefix(b"unix:") {
         // The route API's unix path grammar: a ':' would end the socket path in
         // `proxy_pass http://$backend`, and the rest is what file names need.
@@ -39,19 +41,17 @@ pub fn parse(backend: &[u8]) -> Result<BackendAddr<'_>, &'static str> {
                 .iter()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'/'));
         if !usable {
-            return Err("is not a usable unix socket path");
+            return Err(BackendAddrError::UnixPath);
         }
         return Ok(BackendAddr::Unix(path));
     }
     if let Some(addr) = parse_plain_ipv4(backend) {
         return Ok(BackendAddr::Ip(SocketAddr::V4(addr)));
     }
-    let text = core::str::from_utf8(backend).map_err(|_| "is not text")?;
-    let addr: SocketAddr = text
-        .parse()
-        .map_err(|_| "is not an IP address with a port (the balancer form needs ip:port, [ipv6]:port or unix:/path)")?;
+    let text = core::str::from_utf8(backend).map_err(|_| BackendAddrError::NotText)?;
+    let addr: SocketAddr = text.parse().map_err(|_| BackendAddrError::NotIpWithPort)?;
     if addr.port() == 0 {
-        return Err("has port 0");
+        return Err(BackendAddrError::PortZero);
     }
     Ok(BackendAddr::Ip(addr))
 }

@@ -15,9 +15,11 @@ use ngx::ffi::{
     ngx_str_t, ngx_uint_t, sa_family_t, sockaddr, sockaddr_in, sockaddr_in6, sockaddr_un,
     socklen_t,
 };
+use ngx::http::Request;
 use ngx::ngx_log_error;
 
 use crate::backend_addr::{self, BackendAddr};
+use crate::error::BackendAddrError;
 use crate::request_ctx;
 
 /// Per-request peer state, in the request pool. The address outlives the connection
@@ -44,10 +46,14 @@ pub fn add_placeholder_server(uscf: &mut ngx_http_upstream_srv_conf_t) -> bool {
     if uscf.servers.is_null() {
         return false;
     }
+    // SAFETY: a non-null `servers` is the upstream block's array of server entries,
+    // created by nginx in the configuration pool.
     let s = unsafe { ngx_array_push(uscf.servers) } as *mut ngx_http_upstream_server_t;
     if s.is_null() {
         return false;
     }
+    // SAFETY: the entry just pushed, room for one server entry; all zeroes is an
+    // entry without address, which nothing reads (this upstream's `get` is ours).
     unsafe { ptr::write_bytes(s, 0, 1) };
     true
 }
@@ -56,6 +62,7 @@ pub unsafe extern "C" fn init_upstream(
     _cf: *mut ngx_conf_t,
     us: *mut ngx_http_upstream_srv_conf_t,
 ) -> ngx_int_t {
+    // SAFETY: nginx calls init_upstream with the upstream block being initialised.
     unsafe { (*us).peer.init = Some(init_peer) };
     NGX_OK as ngx_int_t
 }
@@ -64,30 +71,44 @@ unsafe extern "C" fn init_peer(
     r: *mut ngx_http_request_t,
     _us: *mut ngx_http_upstream_srv_conf_t,
 ) -> ngx_int_t {
-    let peer = unsafe { ngx::ffi::ngx_pcalloc((*r).pool, mem::size_of::<Peer>()) } as *mut Peer;
-    if peer.is_null() {
+    // SAFETY: nginx calls init_peer with a live request whose upstream it has just
+    // created; nothing else refers to them during the call.
+    let request = unsafe { Request::from_ngx_http_request(r) };
+    // Zeroed: a null request, an empty address, an empty name, `next` 0.
+    let peer = request.pool().calloc(mem::size_of::<Peer>()) as *mut Peer;
+    // SAFETY: null, or a fresh zeroed allocation the size of a Peer, in the request
+    // pool (alive as long as the upstream that uses it); all zeroes is a valid Peer.
+    let Some(peer) = (unsafe { peer.as_mut() }) else {
         return NGX_ERROR as ngx_int_t;
-    }
-    unsafe {
-        (*peer).r = r;
-        let u = &mut *(*r).upstream;
-        u.peer.data = peer.cast();
-        u.peer.get = Some(get_peer);
-        u.peer.free = Some(free_peer);
-        // One try per address of the chosen backend: a retry (proxy_next_upstream)
-        // goes to the next one.
-        let count = request_ctx::get(r)
-            .and_then(|c| c.backend())
-            .map_or(1, |b| backend_addr::addresses(b).count());
-        u.peer.tries = count as ngx_uint_t;
-    }
+    };
+    peer.r = r;
+    // One try per address of the chosen backend: a retry (proxy_next_upstream)
+    // goes to the next one.
+    // SAFETY: the context is only read, during this call.
+    let count = unsafe { request_ctx::get(request) }
+        .and_then(|c| c.backend())
+        .map_or(1, |b| backend_addr::addresses(b).count());
+    let Some(u) = request.upstream() else {
+        return NGX_ERROR as ngx_int_t;
+    };
+    // SAFETY: the request's upstream, live for this call (see above).
+    let u = unsafe { &mut *u };
+    u.peer.data = core::ptr::from_mut(peer).cast();
+    u.peer.get = Some(get_peer);
+    u.peer.free = Some(free_peer);
+    u.peer.tries = count as ngx_uint_t;
     NGX_OK as ngx_int_t
 }
 
 unsafe extern "C" fn get_peer(pc: *mut ngx_peer_connection_t, data: *mut c_void) -> ngx_int_t {
-    let peer = unsafe { &mut *(data as *mut Peer) };
-    let pc = unsafe { &mut *pc };
-    let list = match unsafe { request_ctx::get(peer.r) }.and_then(|c| c.backend()) {
+    // SAFETY: `data` is the Peer init_peer put in `peer.data`, in the request pool;
+    // nginx (or keepalive's `get`, which wraps ours) passes it with the upstream's
+    // peer connection, alive for the call; nothing else refers to either meanwhile.
+    let (peer, pc) = unsafe { (&mut *(data as *mut Peer), &mut *pc) };
+    // SAFETY: the Peer's request is the live request of this upstream; its context
+    // is only read, during this call.
+    let ctx = unsafe { request_ctx::get(Request::from_ngx_http_request(peer.r)) };
+    let list = match ctx.and_then(|c| c.backend()) {
         Some(b) => b,
         None => {
             ngx_log_error!(
@@ -132,15 +153,20 @@ unsafe extern "C" fn free_peer(
     _data: *mut c_void,
     _state: ngx_uint_t,
 ) {
+    // SAFETY: nginx passes the upstream's peer connection, alive for the call.
     let pc = unsafe { &mut *pc };
     pc.tries = pc.tries.saturating_sub(1);
 }
 
 /// Writes the socket address of `backend` into `out`; returns its length.
-fn fill_sockaddr(out: &mut SockaddrStorage, backend: &[u8]) -> Result<socklen_t, &'static str> {
-    unsafe { ptr::write_bytes(out as *mut SockaddrStorage, 0, 1) };
+fn fill_sockaddr(out: &mut SockaddrStorage, backend: &[u8]) -> Result<socklen_t, BackendAddrError> {
+    // SAFETY: every variant of the union is a C socket address of integers and
+    // byte arrays, for which all zeroes is valid (and the unused bytes C expects).
+    *out = unsafe { mem::zeroed() };
     match backend_addr::parse(backend)? {
         BackendAddr::Unix(path) => {
+            // SAFETY: (for the three variants) any bytes are a valid value of each
+            // variant (see above), so writing through one after zeroing is sound.
             let un = unsafe { &mut out.un };
             un.sun_family = ngx::ffi::AF_UNIX as sa_family_t;
             for (d, s) in un.sun_path.iter_mut().zip(path) {
@@ -149,6 +175,7 @@ fn fill_sockaddr(out: &mut SockaddrStorage, backend: &[u8]) -> Result<socklen_t,
             Ok((mem::size_of::<sa_family_t>() + path.len() + 1) as socklen_t)
         }
         BackendAddr::Ip(SocketAddr::V4(a)) => {
+            // SAFETY: see the unix variant.
             let v4 = unsafe { &mut out.v4 };
             v4.sin_family = ngx::ffi::AF_INET as sa_family_t;
             v4.sin_port = a.port().to_be();
@@ -156,6 +183,7 @@ fn fill_sockaddr(out: &mut SockaddrStorage, backend: &[u8]) -> Result<socklen_t,
             Ok(mem::size_of::<sockaddr_in>() as socklen_t)
         }
         BackendAddr::Ip(SocketAddr::V6(a)) => {
+            // SAFETY: see the unix variant.
             let v6 = unsafe { &mut out.v6 };
             v6.sin6_family = ngx::ffi::AF_INET6 as sa_family_t;
             v6.sin6_port = a.port().to_be();

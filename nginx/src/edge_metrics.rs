@@ -112,10 +112,10 @@ pub unsafe extern "C" fn init_zone(zone: *mut ngx_shm_zone_t, old: *mut c_void) 
 /// # Safety
 /// `zone` is null or the metrics zone of this cycle, initialised by `init_zone`.
 pub unsafe fn attach(zone: *mut ngx_shm_zone_t, worker: usize) {
-    // SAFETY: per the contract, a non-null zone's data is our block.
     let block = if zone.is_null() {
         null_mut()
     } else {
+        // SAFETY: per the contract, a non-null zone's data is our block.
         unsafe { (*zone).data as *mut Block }
     };
     // SAFETY: a non-null block is mapped at the same address in every process of the cycle.
@@ -123,10 +123,10 @@ pub unsafe fn attach(zone: *mut ngx_shm_zone_t, worker: usize) {
         return;
     }
     BLOCK.store(block, Ordering::Relaxed);
-    // SAFETY: a non-null block is the mapped block checked above; the index is in bounds.
     let set = if block.is_null() {
         null_mut()
     } else {
+        // SAFETY: the mapped block checked above; the index is in bounds.
         unsafe { &raw mut (*block).counters[worker % MAX_WORKERS] }
     };
     COUNTER_SET.store(set, Ordering::Relaxed);

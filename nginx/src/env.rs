@@ -4,7 +4,7 @@
 
 use ngx::ffi::{
     NGX_LOG_ALERT, NGX_LOG_DEBUG, NGX_LOG_ERR, NGX_LOG_INFO, NGX_LOG_NOTICE, NGX_LOG_WARN,
-    ngx_cycle, ngx_hash_key, ngx_http_get_variable, ngx_http_request_t, ngx_msec_t, ngx_str_t,
+    ngx_hash_key, ngx_http_get_variable, ngx_http_request_t, ngx_log_t, ngx_msec_t, ngx_str_t,
 };
 use ngx::ngx_log_error;
 use proxy_wasm_host::{
@@ -17,6 +17,10 @@ use crate::{bridge, http_call, http_wire, worker};
 /// Calls without a timeout from the filter get this one; longer ones are capped.
 const DEFAULT_CALL_TIMEOUT_MS: u32 = 5_000;
 const MAX_CALL_TIMEOUT_MS: u32 = 60_000;
+
+fn cycle_log() -> *mut ngx_log_t {
+    ngx::log::ngx_cycle_log().as_ptr()
+}
 
 /// The filter's clock is nginx's cached time, as for every nginx module: updated
 /// once per event-loop iteration, with millisecond resolution, and free to read
@@ -48,10 +52,9 @@ impl Logger for ErrorLog {
             LogLevel::Error => NGX_LOG_ERR,
             LogLevel::Critical => NGX_LOG_ALERT,
         };
-        let log = unsafe { (*ngx_cycle).log };
         ngx_log_error!(
             ngx_level,
-            log,
+            cycle_log(),
             "set_backend filter \"{}\" (context {}): {}",
             self.filter,
             context_id,
@@ -60,7 +63,8 @@ impl Logger for ErrorLog {
     }
 
     fn level(&self) -> LogLevel {
-        let level = unsafe { (*(*ngx_cycle).log).log_level } as u32;
+        // SAFETY: the cycle's log, alive as long as the cycle this worker runs.
+        let level = unsafe { (*cycle_log()).log_level } as u32;
         if level >= NGX_LOG_DEBUG {
             LogLevel::Debug
         } else if level >= NGX_LOG_INFO {
@@ -81,10 +85,14 @@ pub struct RequestProperties;
 impl Properties for RequestProperties {
     fn get_property(&mut self, context_id: u32, path: &[&[u8]]) -> Option<Vec<u8>> {
         let r = bridge::with_slot(context_id, |s| s.request).flatten()?;
+        // SAFETY: a slot's request is live until its pool cleanup closes the slot;
+        // during a guest call nginx touches no request (single thread).
+        let request = unsafe { &*r };
         match path {
+            // SAFETY: as above.
             [b"ngx", name] => unsafe { variable(r, name) },
-            [b"request", b"path"] => Some(unsafe { (*r).unparsed_uri.as_bytes() }.to_vec()),
-            [b"request", b"method"] => Some(unsafe { (*r).method_name.as_bytes() }.to_vec()),
+            [b"request", b"path"] => Some(request.unparsed_uri.as_bytes().to_vec()),
+            [b"request", b"method"] => Some(request.method_name.as_bytes().to_vec()),
             [b"backend"] => {
                 bridge::with_slot(context_id, |s| s.backend().map(<[u8]>::to_vec)).flatten()
             }
@@ -115,19 +123,28 @@ impl Properties for RequestProperties {
     }
 }
 
+/// The value of nginx variable `name` for `r`, if it has one.
+///
+/// # Safety
+/// `r` must be a live request.
 unsafe fn variable(r: *mut ngx_http_request_t, name: &[u8]) -> Option<Vec<u8>> {
     let mut lower = name.to_ascii_lowercase();
     let mut s = ngx_str_t {
         len: lower.len(),
         data: lower.as_mut_ptr(),
     };
+    // SAFETY: `s` points at `lower`'s `len` bytes.
     let key = unsafe { ngx_hash_key(s.data, s.len) };
+    // SAFETY: a live request (the contract) and a name alive for the call; nginx
+    // keeps nothing of it (a variable's value lives in the request pool).
     let v = unsafe { ngx_http_get_variable(r, &mut s, key) };
-    if v.is_null() || unsafe { (*v).not_found() } != 0 || unsafe { (*v).valid() } == 0 {
+    // SAFETY: null or the request's value of the variable, in its pool.
+    let v = unsafe { v.as_ref() }?;
+    if v.not_found() != 0 || v.valid() == 0 {
         return None;
     }
-    let len = unsafe { (*v).len() } as usize;
-    Some(unsafe { core::slice::from_raw_parts((*v).data, len) }.to_vec())
+    // SAFETY: a valid, found value holds `len` bytes at `data`.
+    Some(unsafe { core::slice::from_raw_parts(v.data, v.len() as usize) }.to_vec())
 }
 
 /// Calls go out on nginx's event loop; their answers come back through
@@ -148,20 +165,18 @@ impl HttpCalls for EventLoopCalls {
                 .cloned()
         });
         let Some(cluster) = cluster else {
-            let log = unsafe { (*ngx_cycle).log };
             ngx_log_error!(
                 NGX_LOG_ERR,
-                log,
+                cycle_log(),
                 "set_backend: http call to unknown cluster \"{}\" (declare it with set_backend_cluster)",
                 request.upstream
             );
             return Err(Status::BadArgument);
         };
         let bytes = http_wire::encode_request(&request.headers, &request.body).map_err(|why| {
-            let log = unsafe { (*ngx_cycle).log };
             ngx_log_error!(
                 NGX_LOG_ERR,
-                log,
+                cycle_log(),
                 "set_backend: http call to \"{}\" refused: {}",
                 request.upstream,
                 why

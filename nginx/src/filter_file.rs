@@ -9,9 +9,10 @@
 //! this machine, which workers load without compiling. Only its kind is checked
 //! here; whether it matches this build's wasmtime is checked by the worker.
 
+use proxy_wasm_host::ABI_MARKER;
 use wasmparser::{Parser, Payload};
 
-pub const ABI_EXPORT: &str = "proxy_abi_version_0_2_1";
+use crate::error::FilterFileError;
 
 /// The section wasmtime writes into its serialized modules (ELF objects).
 const WASMTIME_SECTION: &[u8] = b".wasmtime.engine";
@@ -22,7 +23,7 @@ pub enum Kind {
     Precompiled,
 }
 
-pub fn check(bytes: &[u8]) -> Result<Kind, String> {
+pub fn check(bytes: &[u8]) -> Result<Kind, FilterFileError> {
     if bytes.starts_with(b"\x7fELF") {
         if bytes
             .windows(WASMTIME_SECTION.len())
@@ -30,25 +31,23 @@ pub fn check(bytes: &[u8]) -> Result<Kind, String> {
         {
             return Ok(Kind::Precompiled);
         }
-        return Err(
-            "is an ELF file but not a module precompiled by wasmtime (proxy-wasm-precompile)"
-                .into(),
-        );
+        return Err(FilterFileError::ElfNotPrecompiled);
     }
     if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
-        return Err("is not a WebAssembly module (no \\0asm header)".into());
+        return Err(FilterFileError::NotWasm);
     }
     if bytes[4..8] != [1, 0, 0, 0] {
-        return Err("is a WebAssembly component or an unknown version, not a core module".into());
+        return Err(FilterFileError::NotCoreModule);
     }
     let mut abi = false;
     let mut memory = false;
+    let malformed = |e: wasmparser::BinaryReaderError| FilterFileError::Malformed(e.to_string());
     for payload in Parser::new(0).parse_all(bytes) {
-        match payload.map_err(|e| format!("is malformed: {e}"))? {
+        match payload.map_err(malformed)? {
             Payload::ExportSection(exports) => {
                 for export in exports {
-                    let export = export.map_err(|e| format!("is malformed: {e}"))?;
-                    abi |= export.name == ABI_EXPORT;
+                    let export = export.map_err(malformed)?;
+                    abi |= export.name == ABI_MARKER;
                     memory |= export.name == "memory";
                 }
             }
@@ -57,12 +56,10 @@ pub fn check(bytes: &[u8]) -> Result<Kind, String> {
         }
     }
     if !abi {
-        return Err(format!(
-            "does not export {ABI_EXPORT} (only proxy-wasm ABI 0.2.1 is supported)"
-        ));
+        return Err(FilterFileError::NoAbiExport);
     }
     if !memory {
-        return Err("does not export its memory".into());
+        return Err(FilterFileError::NoMemory);
     }
     Ok(Kind::Wasm)
 }
@@ -73,11 +70,12 @@ mod tests {
 
     #[test]
     fn rejects_text_and_empty_files() {
-        assert!(check(b"").unwrap_err().contains("not a WebAssembly"));
+        assert_eq!(check(b""), Err(FilterFileError::NotWasm));
+        assert_eq!(check(b"(module)"), Err(FilterFileError::NotWasm));
         assert!(
-            check(b"(module)")
-                .unwrap_err()
-                .contains("not a WebAssembly")
+            FilterFileError::NotWasm
+                .to_string()
+                .contains("is not a WebAssembly module")
         );
     }
 
@@ -85,17 +83,18 @@ mod tests {
     fn rejects_module_without_abi_export() {
         // The smallest valid module: header only.
         let empty = b"\0asm\x01\0\0\0";
-        assert!(check(empty).unwrap_err().contains(ABI_EXPORT));
+        assert_eq!(check(empty), Err(FilterFileError::NoAbiExport));
+        assert!(
+            FilterFileError::NoAbiExport
+                .to_string()
+                .contains("proxy_abi_version_0_2_1")
+        );
     }
 
     #[test]
     fn tells_precompiled_modules_from_other_elf_files() {
         let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
-        assert!(
-            check(&elf)
-                .unwrap_err()
-                .contains("not a module precompiled by wasmtime")
-        );
+        assert_eq!(check(&elf), Err(FilterFileError::ElfNotPrecompiled));
         elf.extend_from_slice(b"....\0.wasmtime.engine\0");
         assert_eq!(check(&elf), Ok(Kind::Precompiled));
     }
@@ -104,6 +103,6 @@ mod tests {
     fn rejects_truncated_module() {
         let mut m = b"\0asm\x01\0\0\0".to_vec();
         m.extend_from_slice(&[7, 20, 1]); // export section claiming 20 bytes, holding 1
-        assert!(check(&m).unwrap_err().contains("malformed"));
+        assert!(matches!(check(&m), Err(FilterFileError::Malformed(_))));
     }
 }

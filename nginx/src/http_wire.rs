@@ -5,6 +5,8 @@
 use proxy_wasm_host::embedder::HttpCallResponse;
 use proxy_wasm_host::header_map::HeaderMap;
 
+use crate::error::{CallRequestError, ResponseError};
+
 /// Responses larger than this fail the call instead of growing worker memory.
 pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
 const MAX_HEADERS: usize = 100;
@@ -24,18 +26,20 @@ pub fn is_field_value(b: &[u8]) -> bool {
 /// The request bytes (HTTP/1.1, so the connection may be kept alive for the next
 /// call) with the body's length. Refuses what would let a filter inject headers or
 /// requests (CR/LF in names, values, method or path).
-pub fn encode_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, &'static str> {
-    let method = headers.get(b":method").ok_or("no :method")?;
-    let path = headers.get(b":path").ok_or("no :path")?;
-    let authority = headers.get(b":authority").ok_or("no :authority")?;
+pub fn encode_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, CallRequestError> {
+    let method = headers.get(b":method").ok_or(CallRequestError::NoMethod)?;
+    let path = headers.get(b":path").ok_or(CallRequestError::NoPath)?;
+    let authority = headers
+        .get(b":authority")
+        .ok_or(CallRequestError::NoAuthority)?;
     if !is_token(method) {
-        return Err("bad :method");
+        return Err(CallRequestError::Method);
     }
     if path.first() != Some(&b'/') || !path.iter().all(|c| c.is_ascii_graphic()) {
-        return Err("bad :path");
+        return Err(CallRequestError::Path);
     }
     if authority.is_empty() || !authority.iter().all(|c| c.is_ascii_graphic()) {
-        return Err("bad :authority");
+        return Err(CallRequestError::Authority);
     }
     let mut out = Vec::with_capacity(128 + body.len());
     out.extend_from_slice(method);
@@ -58,7 +62,7 @@ pub fn encode_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, &'sta
             continue;
         }
         if !is_token(k) || !is_field_value(v) {
-            return Err("bad header field");
+            return Err(CallRequestError::HeaderField);
         }
         out.extend_from_slice(k);
         out.extend_from_slice(b": ");
@@ -81,7 +85,7 @@ pub enum Parsed {
     /// message was framed (length or chunked), HTTP/1.1 without `Connection: close`,
     /// and nothing followed it.
     Done(HttpCallResponse, bool),
-    Invalid(&'static str),
+    Invalid(ResponseError),
 }
 
 /// Parses what has arrived so far; `eof` says the peer closed the connection.
@@ -91,10 +95,10 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
     let head_len = match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if eof => {
-            return Parsed::Invalid("connection closed before the response header");
+            return Parsed::Invalid(ResponseError::ClosedBeforeHeader);
         }
         Ok(httparse::Status::Partial) => return Parsed::Incomplete,
-        Err(_) => return Parsed::Invalid("malformed response header"),
+        Err(_) => return Parsed::Invalid(ResponseError::MalformedHeader),
     };
     let status = resp.code.unwrap_or(0);
     let mut keep_alive = resp.version == Some(1);
@@ -110,7 +114,7 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
                 .and_then(|v| v.trim().parse::<usize>().ok())
             {
                 Some(n) => content_length = Some(n),
-                None => return Parsed::Invalid("bad content-length"),
+                None => return Parsed::Invalid(ResponseError::ContentLength),
             }
         } else if name == "transfer-encoding" {
             chunked = h.value.eq_ignore_ascii_case(b"chunked");
@@ -141,7 +145,7 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
     if chunked {
         return match decode_chunked(rest) {
             Ok(Some((body, consumed))) => done(body, consumed, true),
-            Ok(None) if eof => Parsed::Invalid("connection closed inside a chunked body"),
+            Ok(None) if eof => Parsed::Invalid(ResponseError::ClosedInChunkedBody),
             Ok(None) => Parsed::Incomplete,
             Err(e) => Parsed::Invalid(e),
         };
@@ -149,7 +153,7 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
     if let Some(n) = content_length {
         if rest.len() < n {
             if eof {
-                return Parsed::Invalid("connection closed before the whole body");
+                return Parsed::Invalid(ResponseError::ClosedBeforeBody);
             }
             return Parsed::Incomplete;
         }
@@ -162,7 +166,7 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
 }
 
 /// The body of a complete chunked message and the bytes it took, `None` while incomplete.
-fn decode_chunked(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, &'static str> {
+fn decode_chunked(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, ResponseError> {
     let mut body = Vec::new();
     let mut at = 0;
     loop {
@@ -170,9 +174,10 @@ fn decode_chunked(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, &'static str> 
         let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") else {
             return Ok(None);
         };
-        let size_text = core::str::from_utf8(&rest[..line_end]).map_err(|_| "bad chunk size")?;
+        let size_text =
+            core::str::from_utf8(&rest[..line_end]).map_err(|_| ResponseError::ChunkSize)?;
         let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| "bad chunk size")?;
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| ResponseError::ChunkSize)?;
         at += line_end + 2;
         if size == 0 {
             // Trailer fields (ignored) up to the empty line that ends the message.
@@ -188,7 +193,7 @@ fn decode_chunked(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, &'static str> 
             }
         }
         if size > MAX_RESPONSE_BYTES {
-            return Err("chunk too large");
+            return Err(ResponseError::ChunkTooLarge);
         }
         let rest = &buf[at..];
         if rest.len() < size + 2 {
@@ -196,7 +201,7 @@ fn decode_chunked(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, &'static str> 
         }
         body.extend_from_slice(&rest[..size]);
         if &rest[size..size + 2] != b"\r\n" {
-            return Err("bad chunk terminator");
+            return Err(ResponseError::ChunkTerminator);
         }
         at += size + 2;
     }

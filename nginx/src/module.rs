@@ -16,6 +16,8 @@ pub struct Module;
 
 impl HttpModule for Module {
     fn module() -> &'static ngx_module_t {
+        // SAFETY: nginx writes the module's indexes while it loads the configuration,
+        // before any code that reads them runs, and only reads them afterwards.
         unsafe { &*ptr::addr_of!(ngx_http_set_backend_module) }
     }
 
@@ -29,23 +31,33 @@ impl HttpModule for Module {
                 data: name.as_ptr() as *mut u8,
             };
             let flags = ngx::ffi::NGX_HTTP_VAR_NOCACHEABLE as ngx::ffi::ngx_uint_t;
+            // SAFETY: nginx calls preconfiguration with the live configuration; it
+            // copies the name into its own variable entry.
             let v = unsafe { ngx::ffi::ngx_http_add_variable(cf, &mut name, flags) };
-            if v.is_null() {
+            // SAFETY: null, or the variable entry nginx just added or found, in the
+            // configuration pool; nothing else refers to it during this call.
+            let Some(v) = (unsafe { v.as_mut() }) else {
                 return ngx::ffi::NGX_ERROR as ngx_int_t;
-            }
-            unsafe {
-                (*v).get_handler = Some(crate::variable::get_shared_stat);
-                (*v).data = data;
-            }
+            };
+            v.get_handler = Some(crate::variable::get_shared_stat);
+            v.data = data;
         }
         ngx::ffi::NGX_OK as ngx_int_t
     }
 
     unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
-        unsafe { crate::phase::register(cf) }
+        // SAFETY: nginx calls postconfiguration with the live configuration.
+        let registered = crate::handler::register(unsafe { &*cf });
+        if registered {
+            ngx::ffi::NGX_OK as ngx_int_t
+        } else {
+            ngx::ffi::NGX_ERROR as ngx_int_t
+        }
     }
 
     unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) -> *mut c_char {
+        // SAFETY: nginx hands init_main_conf the main configuration that
+        // create_main_conf made for this module (a MainConf in the configuration pool).
         let mcf = unsafe { &mut *(conf as *mut MainConf) };
         mcf.filter_timeout
             .get_or_insert(conf::DEFAULT_FILTER_TIMEOUT_MS);
@@ -69,14 +81,19 @@ impl HttpModule for Module {
     }
 }
 
+// SAFETY: (this impl and the next two) the types are those create_main_conf,
+// create_srv_conf and create_loc_conf allocate for this module, so the
+// configuration slots of this module's index hold exactly them.
 unsafe impl HttpModuleMainConf for Module {
     type MainConf = MainConf;
 }
 
+// SAFETY: see above.
 unsafe impl HttpModuleServerConf for Module {
     type ServerConf = UpstreamConf;
 }
 
+// SAFETY: see above.
 unsafe impl HttpModuleLocationConf for Module {
     type LocationConf = LocConf;
 }
@@ -99,6 +116,8 @@ ngx::ngx_modules!(ngx_http_set_backend_module);
 #[allow(non_upper_case_globals)]
 pub static mut ngx_http_set_backend_module: ngx_module_t = ngx_module_t {
     ctx: &raw const NGX_HTTP_SET_BACKEND_MODULE_CTX as _,
+    // SAFETY: only the address of the table is taken; nginx reads it while loading
+    // the configuration.
     commands: unsafe { &raw mut conf::directives::COMMANDS[0] },
     type_: NGX_HTTP_MODULE as _,
     init_process: Some(crate::worker::init_process),

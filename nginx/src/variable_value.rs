@@ -30,16 +30,19 @@ mod tests {
     #[test]
     fn one_word_write_matches_the_field_setters() {
         for len in [0usize, 1, 17, 255, 256, 65_537, (1 << 28) - 1] {
+            // SAFETY: a variable value is a pointer and bitfields: all zeroes is valid.
             let mut by_setters: ngx_http_variable_value_t = unsafe { core::mem::zeroed() };
             by_setters.set_len(len as u32);
             by_setters.set_valid(1);
             by_setters.set_no_cacheable(0);
             by_setters.set_not_found(0);
             by_setters.set_escape(0);
+            // SAFETY: as above.
             let mut by_word: ngx_http_variable_value_t = unsafe { core::mem::zeroed() };
             by_word.set_not_found(1);
             by_word.set_no_cacheable(1);
             by_word.set_escape(1);
+            // SAFETY: the value is only compared, never read through its pointer.
             unsafe { set_value(&mut by_word, core::ptr::null_mut(), len) };
             assert_eq!(
                 by_word._bitfield_1.get(0, 32),

@@ -7,22 +7,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ngx::ffi::{
-    NGX_LOG_ALERT, NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_OK, ngx_add_timer, ngx_cycle, ngx_cycle_t,
-    ngx_del_timer, ngx_event_t, ngx_int_t, ngx_log_t,
+    NGX_LOG_ALERT, NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_OK, ngx_add_timer, ngx_cycle_t, ngx_del_timer,
+    ngx_event_t, ngx_http_request_t, ngx_int_t, ngx_log_t,
 };
-use ngx::http::HttpModuleMainConf;
+use ngx::http::{HttpModuleMainConf, Request};
 use ngx::ngx_log_error;
 use proxy_wasm_host::{
     Action, DeadlineClock, Environment, FilterHost, FilterOptions, HeaderMap, HostError,
-    HttpCallResponse, Limits, MemorySharedData, Runtime, RuntimeConfig, SharedData, TrapKind,
+    HttpCallResponse, Limits, MemorySharedData, ROOT_CONTEXT, Runtime, RuntimeConfig, SharedData,
+    TrapKind,
 };
 
 use crate::conf::MainConf;
+use crate::error::RequestError;
 use crate::metrics_text::{Counter, call_counter};
 use crate::{Module, bridge, edge_metrics, env, request_ctx, shared};
-
-/// Root context id of every filter host (the host numbers contexts from it).
-const ROOT_CONTEXT: u32 = 1;
 
 struct Worker {
     host: FilterHost,
@@ -36,15 +35,20 @@ thread_local! {
     static LOAD_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+/// The root context's tick timer. Only this worker's thread touches it: nginx's
+/// event loop (`on_tick`), `arm_tick` and `exit_process`.
+// SAFETY: an event is plain C data; all zeroes is nginx's unset event.
 static mut TICK: ngx_event_t = unsafe { core::mem::zeroed() };
 
 fn log() -> *mut ngx_log_t {
-    unsafe { (*ngx_cycle).log }
+    ngx::log::ngx_cycle_log().as_ptr()
 }
 
 /// `init_process`: compile the filter and start its root context in this worker.
 pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
-    let Some(mcf) = Module::main_conf(unsafe { &*cycle }) else {
+    // SAFETY: nginx calls init_process with the worker's live cycle.
+    let cycle = unsafe { &*cycle };
+    let Some(mcf) = Module::main_conf(cycle) else {
         return NGX_OK as ngx_int_t;
     };
     // SAFETY: the metrics zone of this cycle (or null), initialised in the master.
@@ -64,7 +68,7 @@ pub unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
             // The worker keeps serving; locations with set_backend answer 500 and say why.
             ngx_log_error!(
                 NGX_LOG_ALERT,
-                unsafe { (*cycle).log },
+                cycle.log,
                 "set_backend: filter \"{}\" cannot start: {}",
                 path,
                 e
@@ -100,6 +104,8 @@ fn start(mcf: &MainConf, path: &str) -> Result<Worker, HostError> {
         );
         Arc::new(MemorySharedData::new())
     } else {
+        // SAFETY: the cache zone of this cycle, initialised by shared::init_zone in
+        // the master before fork, mapped in this worker.
         Arc::new(unsafe { shared::ShmSharedData::new(mcf.shm_zone) })
     };
     bridge::with(|b| {
@@ -171,8 +177,10 @@ fn start_runtime(tick: Duration) -> Result<Runtime, HostError> {
 pub unsafe extern "C" fn exit_process(_cycle: *mut ngx_cycle_t) {
     crate::http_call::abort_all();
     edge_metrics::withdraw(worker_number());
+    let tick = &raw mut TICK;
+    // SAFETY: TICK is only used on this thread (see its definition); the flag says
+    // it is in the timer tree.
     unsafe {
-        let tick = &raw mut TICK;
         if (*tick).timer_set() != 0 {
             ngx_del_timer(tick);
         }
@@ -207,11 +215,10 @@ fn with_host<R>(f: impl FnOnce(&mut FilterHost) -> R) -> Option<R> {
     })
 }
 
-/// Creates the HTTP context for a request and its bridge slot.
-pub fn create_context(r: *mut ngx::ffi::ngx_http_request_t) -> Result<u32, String> {
-    let id = with_host(|h| h.create_http_context())
-        .ok_or("filter host busy")?
-        .map_err(|e| e.to_string())?;
+/// Creates the HTTP context for a request and its bridge slot (which keeps `r`
+/// until the request's pool cleanup ends the context).
+pub fn create_context(r: *mut ngx_http_request_t) -> Result<u32, RequestError> {
+    let id = with_host(|h| h.create_http_context()).ok_or(RequestError::HostBusy)??;
     bridge::with(|b| b.open_slot(id, r));
     Ok(id)
 }
@@ -221,11 +228,11 @@ pub fn on_request_headers(
     id: u32,
     fill: impl FnOnce(&mut HeaderMap),
     end_of_stream: bool,
-) -> Result<Action, String> {
+) -> Result<Action, RequestError> {
     let result = with_host(|h| h.on_request_headers_with(id, fill, end_of_stream))
-        .ok_or("filter host busy")?;
+        .ok_or(RequestError::HostBusy)?;
     after_guest_call(result.as_ref().err());
-    result.map_err(|e| e.to_string())
+    Ok(result?)
 }
 
 /// After every guest call: a trap discarded the instance and with it every HTTP
@@ -318,8 +325,14 @@ pub fn deliver_http_call_response(token: u32, response: Option<HttpCallResponse>
 fn wake(id: u32) {
     let request = bridge::with_slot(id, |s| s.request).flatten();
     let Some(r) = request else { return };
-    let paused = unsafe { request_ctx::get(r) }.is_some_and(|c| c.paused);
+    // SAFETY: a slot's request is live until its pool cleanup closes the slot, and
+    // this runs on the worker's thread between nginx's handlers for it; its context
+    // is only read here.
+    let paused =
+        unsafe { request_ctx::get(Request::from_ngx_http_request(r)) }.is_some_and(|c| c.paused);
     if paused {
+        // SAFETY: as above; the request's connection outlives it. Its write event's
+        // handler runs the request's phases again (ngx_http_request_handler).
         unsafe {
             let c = (*r).connection;
             ngx::ffi::ngx_post_event((*c).write, &raw mut ngx::ffi::ngx_posted_events);
@@ -335,7 +348,7 @@ thread_local! {
 /// nginx's number of this worker (0 .. worker_processes - 1).
 fn worker_number() -> usize {
     // SAFETY: set by nginx before init_process, read on the worker's only thread.
-    unsafe { ngx::ffi::ngx_worker as usize }
+    unsafe { ngx::ffi::ngx_worker }
 }
 
 /// Each tick: this worker's filter metrics into the shared block, and its restarts counted.
@@ -360,6 +373,8 @@ fn last_tick_period() -> Option<Duration> {
 
 fn arm_tick(period: Duration) {
     LAST_TICK_PERIOD.with(|c| c.set(Some(period)));
+    // SAFETY: TICK is only used on this thread (see its definition); a timer already
+    // set is moved, not added twice (ngx_add_timer deletes it first).
     unsafe {
         let tick = &raw mut TICK;
         if (*tick).handler.is_none() {
@@ -373,6 +388,8 @@ fn arm_tick(period: Duration) {
 }
 
 unsafe extern "C" fn on_tick(_ev: *mut ngx_event_t) {
+    // SAFETY: nginx sets the flag on this same thread (signal handling runs in the
+    // event loop, not in the handler).
     if unsafe { ngx::ffi::ngx_exiting } != 0 {
         return;
     }

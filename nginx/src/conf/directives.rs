@@ -5,7 +5,9 @@
 use core::ffi::{c_char, c_void};
 use core::ptr;
 
+use ngx::core::Pool;
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
+use ngx::ffi::ngx_shm_zone_t;
 use ngx::ffi::{
     NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET,
     NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_SRV_CONF, NGX_HTTP_SRV_CONF_OFFSET,
@@ -14,18 +16,21 @@ use ngx::ffi::{
     ngx_parse_time, ngx_shared_memory_add, ngx_str_t, ngx_uint_t,
 };
 use ngx::http::{
-    HttpModuleLocationConf, HttpModuleMainConf, HttpModuleServerConf, NgxHttpUpstreamModule,
+    HttpModuleLocationConf, HttpModuleMainConf, HttpModuleServerConf, NgxHttpCoreModule,
+    NgxHttpUpstreamModule,
 };
 use ngx::{ngx_conf_log_error, ngx_string};
 
 use super::{LocConf, MainConf, UpstreamConf, cluster};
-use crate::{Module, balancer, filter_file, variable};
+use crate::error::ConfError;
+use crate::{Module, balancer, edge_metrics, filter_file, metrics_page, pool, shared, variable};
 
 /// Smallest zone: nginx's slab allocator needs a few pages for itself.
 const MIN_ZONE_SIZE: usize = 32 * 1024;
 
 const MAIN: ngx_uint_t = NGX_HTTP_MAIN_CONF as ngx_uint_t;
 
+/// nginx reads (and never writes) the table while it parses the configuration.
 pub static mut COMMANDS: [ngx_command_t; 11] = [
     command(
         ngx_string!("set_backend_filter"),
@@ -103,395 +108,337 @@ const fn command(name: ngx_str_t, type_: ngx_uint_t, set: SetFn, conf: usize) ->
     }
 }
 
-/// The directive's arguments after its name, as UTF-8 (nginx.conf is bytes; ours are all text).
-unsafe fn args<'a>(cf: *mut ngx_conf_t) -> Result<Vec<&'a str>, ()> {
-    let all: &[ngx_str_t] = unsafe { (*(*cf).args).as_slice() };
-    let mut out = Vec::with_capacity(all.len().saturating_sub(1));
-    for a in &all[1..] {
-        match core::str::from_utf8(a.as_bytes()) {
-            Ok(s) => out.push(s),
-            Err(_) => {
-                ngx_conf_log_error!(
-                    NGX_LOG_EMERG,
-                    cf,
-                    "\"{}\" argument is not UTF-8",
-                    directive(cf)
-                );
-                return Err(());
-            }
+/// The C entry nginx calls for a directive: runs `$body` with the directive and
+/// this module's `$conf` struct of the level the command's offset selects.
+macro_rules! directive {
+    ($name:ident, $conf:ty, $body:path) => {
+        unsafe extern "C" fn $name(
+            cf: *mut ngx_conf_t,
+            _cmd: *mut ngx_command_t,
+            conf: *mut c_void,
+        ) -> *mut c_char {
+            // SAFETY: nginx calls a directive's handler with the configuration being
+            // parsed and, for the offset COMMANDS gives this directive, this module's
+            // configuration struct of that level: a `$conf` made by create_*_conf.
+            unsafe { run::<$conf>(cf, conf, $body) }
+        }
+    };
+}
+
+/// Runs a directive's body; its error, if any, is logged after the directive's name.
+///
+/// # Safety
+/// `cf` is the configuration nginx is parsing, during a directive's handler; `conf`
+/// is this module's configuration struct `C` for the directive's level.
+unsafe fn run<C>(
+    cf: *mut ngx_conf_t,
+    conf: *mut c_void,
+    body: impl FnOnce(&Directive, &mut C) -> Result<(), ConfError>,
+) -> *mut c_char {
+    let d = Directive { cf };
+    // SAFETY: the contract; nginx hands each configuration struct to one handler at a time.
+    let conf = unsafe { &mut *conf.cast::<C>() };
+    match body(&d, conf) {
+        Ok(()) => NGX_CONF_OK,
+        Err(ConfError::LoggedByNginx) => NGX_CONF_ERROR,
+        Err(e) => {
+            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "\"{}\" {}", d.name(), e);
+            NGX_CONF_ERROR
         }
     }
-    Ok(out)
 }
 
-fn directive<'a>(cf: *mut ngx_conf_t) -> &'a str {
-    let all: &[ngx_str_t] = unsafe { (*(*cf).args).as_slice() };
-    core::str::from_utf8(all[0].as_bytes()).unwrap_or("?")
-}
-
-fn fail(cf: *mut ngx_conf_t, msg: &str) -> *mut c_char {
-    ngx_conf_log_error!(NGX_LOG_EMERG, cf, "\"{}\" {}", directive(cf), msg);
-    NGX_CONF_ERROR
-}
-
-unsafe fn main_conf<'a>(conf: *mut c_void) -> &'a mut MainConf {
-    unsafe { &mut *(conf as *mut MainConf) }
-}
-
-/// Resolves a path against nginx's configuration prefix (`-p`/`-c`), as other directives do.
-unsafe fn full_path(cf: *mut ngx_conf_t, path: &str) -> Result<String, ()> {
-    let data = unsafe { ngx::ffi::ngx_pnalloc((*cf).pool, path.len()) } as *mut u8;
-    if data.is_null() {
-        return Err(());
-    }
-    unsafe { ptr::copy_nonoverlapping(path.as_ptr(), data, path.len()) };
-    let mut name = ngx_str_t {
-        len: path.len(),
-        data,
-    };
-    if unsafe { ngx_conf_full_name((*cf).cycle, &mut name, 1) } != 0 {
-        return Err(());
-    }
-    Ok(String::from_utf8_lossy(name.as_bytes()).into_owned())
-}
-
-unsafe fn read_file(cf: *mut ngx_conf_t, path: &str) -> Result<(String, Vec<u8>), *mut c_char> {
-    let full = unsafe { full_path(cf, path) }.map_err(|_| NGX_CONF_ERROR)?;
-    match std::fs::read(&full) {
-        Ok(bytes) => Ok((full, bytes)),
-        Err(e) => Err(fail(cf, &format!("cannot read \"{full}\": {e}"))),
-    }
-}
-
-extern "C" fn set_filter(
+/// The directive being parsed: nginx's configuration state during its handler
+/// (only `run` makes one).
+struct Directive {
     cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let mcf = unsafe { main_conf(conf) };
-    if mcf.filter_path.is_some() {
-        return fail(cf, "is duplicate");
+}
+
+impl Directive {
+    fn conf(&self) -> &ngx_conf_t {
+        // SAFETY: live for the handler's call (see `run`).
+        unsafe { &*self.cf }
     }
-    let Ok(a) = (unsafe { args(cf) }) else {
-        return NGX_CONF_ERROR;
-    };
-    let (full, bytes) = match unsafe { read_file(cf, a[0]) } {
-        Ok(v) => v,
-        Err(e) => return e,
-    };
+
+    fn as_ptr(&self) -> *mut ngx_conf_t {
+        self.cf
+    }
+
+    /// The configuration's pool: what is allocated in it lives for the cycle.
+    fn pool(&self) -> Pool {
+        // SAFETY: the configuration's pool is the live cycle's pool.
+        unsafe { Pool::from_ngx_pool(self.conf().pool) }
+    }
+
+    /// The directive's words: its name, then its arguments (as many as the
+    /// command's NGX_CONF_TAKE flags let nginx accept). They live in the
+    /// configuration pool.
+    fn words(&self) -> &[ngx_str_t] {
+        // SAFETY: nginx fills `args` with the directive's words (`ngx_str_t`s)
+        // before it calls the handler.
+        unsafe { (*self.conf().args).as_slice() }
+    }
+
+    fn name(&self) -> &str {
+        core::str::from_utf8(self.words()[0].as_bytes()).unwrap_or("?")
+    }
+
+    /// The arguments, as nginx strings (copies of the descriptors, same bytes).
+    fn args(&self) -> Vec<ngx_str_t> {
+        self.words()[1..].to_vec()
+    }
+
+    /// The arguments as UTF-8 (nginx.conf is bytes; ours are all text).
+    fn str_args(&self) -> Result<Vec<String>, ConfError> {
+        self.words()[1..]
+            .iter()
+            .map(|a| {
+                a.to_str()
+                    .map(str::to_string)
+                    .map_err(|_| ConfError::NotUtf8)
+            })
+            .collect()
+    }
+
+    /// Resolves a path against nginx's configuration prefix (`-p`/`-c`), as other
+    /// directives do.
+    fn full_path(&self, path: &str) -> Result<String, ConfError> {
+        let mut name =
+            pool::copy_str(&self.pool(), path.as_bytes()).ok_or(ConfError::LoggedByNginx)?;
+        // SAFETY: the live cycle, and a name in its pool (which the call may replace
+        // by a longer copy in the same pool).
+        if unsafe { ngx_conf_full_name(self.conf().cycle, &mut name, 1) } != 0 {
+            return Err(ConfError::LoggedByNginx);
+        }
+        Ok(String::from_utf8_lossy(name.as_bytes()).into_owned())
+    }
+
+    fn read_file(&self, path: &str) -> Result<(String, Vec<u8>), ConfError> {
+        let full = self.full_path(path)?;
+        match std::fs::read(&full) {
+            Ok(bytes) => Ok((full, bytes)),
+            Err(source) => Err(ConfError::Read { path: full, source }),
+        }
+    }
+
+    /// Adds a shared memory zone tagged with this module; Err(name) when another
+    /// directive already uses the name.
+    fn add_zone(
+        &self,
+        mut name: ngx_str_t,
+        size: usize,
+    ) -> Result<&'static mut ngx_shm_zone_t, ConfError> {
+        // SAFETY: the configuration being parsed; the name lives in the configuration
+        // pool or is static (nginx keeps it for the cycle); the tag is this module.
+        let zone = unsafe {
+            ngx_shared_memory_add(
+                self.cf,
+                &mut name,
+                size,
+                (&raw mut crate::ngx_http_set_backend_module).cast(),
+            )
+        };
+        // SAFETY: null, or the zone entry nginx keeps in the cycle's list for the
+        // cycle's life; nothing else refers to it while directives are parsed.
+        let zone = unsafe { zone.as_mut() }.ok_or(ConfError::LoggedByNginx)?;
+        // Data is null unless another directive (or module) took the name.
+        if !zone.data.is_null() {
+            return Err(ConfError::ZoneTaken(name.to_string()));
+        }
+        Ok(zone)
+    }
+}
+
+directive!(set_filter, MainConf, filter);
+directive!(set_filter_config, MainConf, filter_config);
+directive!(set_filter_config_file, MainConf, filter_config_file);
+directive!(set_filter_timeout, MainConf, filter_timeout);
+directive!(set_pause_timeout, MainConf, pause_timeout);
+directive!(set_shared_zone, MainConf, shared_zone);
+directive!(set_cluster, MainConf, cluster);
+directive!(set_backend, LocConf, backend);
+directive!(set_balancer, UpstreamConf, balancer);
+directive!(set_metrics, LocConf, metrics);
+
+fn filter(d: &Directive, mcf: &mut MainConf) -> Result<(), ConfError> {
+    if mcf.filter_path.is_some() {
+        return Err(ConfError::Duplicate);
+    }
+    let a = d.str_args()?;
+    let (full, bytes) = d.read_file(&a[0])?;
     match filter_file::check(&bytes) {
         Ok(kind) => mcf.filter_precompiled = kind == filter_file::Kind::Precompiled,
-        Err(why) => return fail(cf, &format!("file \"{full}\" {why}")),
+        Err(source) => return Err(ConfError::FilterFile { path: full, source }),
     }
     mcf.filter_path = Some(full);
     mcf.filter_bytes = bytes;
-    NGX_CONF_OK
+    Ok(())
 }
 
-fn store_config(
-    cf: *mut ngx_conf_t,
-    mcf: &mut MainConf,
-    bytes: Vec<u8>,
-    origin: &str,
-) -> *mut c_char {
+fn store_config(mcf: &mut MainConf, bytes: Vec<u8>, origin: String) -> Result<(), ConfError> {
     if mcf.filter_config.is_some() {
-        return fail(
-            cf,
-            "is duplicate (set_backend_filter_config and set_backend_filter_config_file exclude each other)",
-        );
+        return Err(ConfError::DuplicateFilterConfig);
     }
-    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-        return fail(cf, &format!("{origin} is not valid JSON: {e}"));
+    if let Err(source) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        return Err(ConfError::Json { origin, source });
     }
     mcf.filter_config = Some(bytes);
-    NGX_CONF_OK
+    Ok(())
 }
 
-extern "C" fn set_filter_config(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let mcf = unsafe { main_conf(conf) };
-    let Ok(a) = (unsafe { args(cf) }) else {
-        return NGX_CONF_ERROR;
-    };
-    store_config(cf, mcf, a[0].as_bytes().to_vec(), "value")
+fn filter_config(d: &Directive, mcf: &mut MainConf) -> Result<(), ConfError> {
+    let a = d.str_args()?;
+    store_config(mcf, a[0].as_bytes().to_vec(), "value".into())
 }
 
-extern "C" fn set_filter_config_file(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let mcf = unsafe { main_conf(conf) };
-    let Ok(a) = (unsafe { args(cf) }) else {
-        return NGX_CONF_ERROR;
-    };
-    match unsafe { read_file(cf, a[0]) } {
-        Ok((full, bytes)) => store_config(cf, mcf, bytes, &format!("file \"{full}\"")),
-        Err(e) => e,
-    }
+fn filter_config_file(d: &Directive, mcf: &mut MainConf) -> Result<(), ConfError> {
+    let a = d.str_args()?;
+    let (full, bytes) = d.read_file(&a[0])?;
+    store_config(mcf, bytes, format!("file \"{full}\""))
 }
 
-/// A positive duration argument (`10ms`, `1s`); logs and returns None when invalid.
-fn parse_time(cf: *mut ngx_conf_t, slot: &Option<ngx_msec_t>) -> Option<ngx_msec_t> {
+/// A positive duration argument (`10ms`, `1s`) for a setting not set yet.
+fn parse_time(d: &Directive, slot: &Option<ngx_msec_t>) -> Result<ngx_msec_t, ConfError> {
     if slot.is_some() {
-        fail(cf, "is duplicate");
-        return None;
+        return Err(ConfError::Duplicate);
     }
-    let value: &mut [ngx_str_t] = unsafe { (*(*cf).args).as_slice_mut() };
-    let ms = unsafe { ngx_parse_time(&mut value[1], 0) };
+    let mut value = d.args()[0];
+    // SAFETY: an argument's string, in the configuration pool; nginx's parser only reads it.
+    let ms = unsafe { ngx_parse_time(&mut value, 0) };
     if ms <= 0 {
-        fail(
-            cf,
-            &format!("invalid time \"{}\" (e.g. 10ms, 1s; must be > 0)", value[1]),
-        );
-        return None;
+        return Err(ConfError::Time(value.to_string()));
     }
-    Some(ms as ngx_msec_t)
+    Ok(ms as ngx_msec_t)
 }
 
-extern "C" fn set_filter_timeout(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let mcf = unsafe { main_conf(conf) };
-    match parse_time(cf, &mcf.filter_timeout) {
-        Some(ms) => {
-            mcf.filter_timeout = Some(ms);
-            NGX_CONF_OK
-        }
-        None => NGX_CONF_ERROR,
-    }
+fn filter_timeout(d: &Directive, mcf: &mut MainConf) -> Result<(), ConfError> {
+    mcf.filter_timeout = Some(parse_time(d, &mcf.filter_timeout)?);
+    Ok(())
 }
 
-extern "C" fn set_pause_timeout(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let mcf = unsafe { main_conf(conf) };
-    match parse_time(cf, &mcf.pause_timeout) {
-        Some(ms) => {
-            mcf.pause_timeout = Some(ms);
-            NGX_CONF_OK
-        }
-        None => NGX_CONF_ERROR,
-    }
+fn pause_timeout(d: &Directive, mcf: &mut MainConf) -> Result<(), ConfError> {
+    mcf.pause_timeout = Some(parse_time(d, &mcf.pause_timeout)?);
+    Ok(())
 }
 
-extern "C" fn set_shared_zone(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let mcf = unsafe { main_conf(conf) };
+fn shared_zone(d: &Directive, mcf: &mut MainConf) -> Result<(), ConfError> {
     if !mcf.shm_zone.is_null() {
-        return fail(cf, "is duplicate");
+        return Err(ConfError::Duplicate);
     }
-    let value: &mut [ngx_str_t] = unsafe { (*(*cf).args).as_slice_mut() };
-    if value[1].len == 0 {
-        return fail(cf, "needs a zone name");
+    let [name, mut size_arg] = d.args()[..] else {
+        return Err(ConfError::LoggedByNginx);
+    };
+    if name.len == 0 {
+        return Err(ConfError::ZoneName);
     }
-    let size = unsafe { ngx_parse_size(&mut value[2]) };
+    // SAFETY: an argument's string, in the configuration pool; nginx's parser only reads it.
+    let size = unsafe { ngx_parse_size(&mut size_arg) };
     if size < 0 {
-        return fail(
-            cf,
-            &format!("invalid size \"{}\" (e.g. 64k, 16m)", value[2]),
-        );
+        return Err(ConfError::Size(size_arg.to_string()));
     }
     if (size as usize) < MIN_ZONE_SIZE {
-        return fail(
-            cf,
-            &format!(
-                "zone \"{}\" is too small ({} bytes; at least 32k)",
-                value[1], size
-            ),
-        );
+        return Err(ConfError::ZoneTooSmall {
+            name: name.to_string(),
+            size,
+        });
     }
-    let zone = unsafe {
-        ngx_shared_memory_add(
-            cf,
-            &mut value[1],
-            size as usize,
-            (&raw mut crate::ngx_http_set_backend_module).cast(),
-        )
-    };
-    if zone.is_null() {
-        return NGX_CONF_ERROR;
-    }
-    unsafe {
-        if !(*zone).data.is_null() {
-            return fail(
-                cf,
-                &format!("zone \"{}\" is already used by another directive", value[1]),
-            );
-        }
-        (*zone).init = Some(crate::shared::init_zone);
-        (*zone).data = zone.cast();
-    }
+    let zone = d.add_zone(name, size as usize)?;
+    zone.init = Some(shared::init_zone);
+    zone.data = ptr::from_mut(zone).cast();
     mcf.shm_zone = zone;
-    NGX_CONF_OK
+    Ok(())
 }
 
-extern "C" fn set_cluster(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let mcf = unsafe { main_conf(conf) };
-    let Ok(a) = (unsafe { args(cf) }) else {
-        return NGX_CONF_ERROR;
-    };
+fn cluster(d: &Directive, mcf: &mut MainConf) -> Result<(), ConfError> {
+    let a = d.str_args()?;
     if mcf.clusters.iter().any(|c| c.name == a[0]) {
-        return fail(cf, &format!("cluster \"{}\" is declared twice", a[0]));
+        return Err(ConfError::ClusterTwice(a[0].clone()));
     }
-    match cluster::parse(cf, a[0], a[1]) {
-        Ok(c) => {
-            mcf.clusters.push(c);
-            NGX_CONF_OK
-        }
-        Err(why) => fail(cf, &why),
-    }
+    mcf.clusters.push(cluster::parse(&d.pool(), &a[0], &a[1])?);
+    Ok(())
 }
 
-extern "C" fn set_backend(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let lcf = unsafe { &mut *(conf as *mut LocConf) };
+fn backend(d: &Directive, lcf: &mut LocConf) -> Result<(), ConfError> {
     if lcf.set_backend.is_some() {
-        return fail(cf, "is duplicate");
+        return Err(ConfError::Duplicate);
     }
-    let value: &mut [ngx_str_t] = unsafe { (*(*cf).args).as_slice_mut() };
     let mut index = None;
     let mut var_name = None;
-    if value.len() == 2 {
-        let v = &mut value[1];
-        if v.len < 2 || unsafe { *v.data } != b'$' {
-            return fail(
-                cf,
-                &format!("invalid variable name \"{}\" (expected $name)", v),
-            );
-        }
-        let mut name = ngx_str_t {
-            len: v.len - 1,
-            data: unsafe { v.data.add(1) },
+    if let [v] = d.args()[..] {
+        let Some(mut name) = v.strip_prefix(b"$").filter(|n| n.len > 0) else {
+            return Err(ConfError::VariableName(v.to_string()));
         };
-        let var =
-            unsafe { ngx_http_add_variable(cf, &mut name, NGX_HTTP_VAR_CHANGEABLE as ngx_uint_t) };
-        if var.is_null() {
-            return NGX_CONF_ERROR;
+        // SAFETY: the configuration being parsed; nginx copies the name into its
+        // variable entry.
+        let var = unsafe {
+            ngx_http_add_variable(d.as_ptr(), &mut name, NGX_HTTP_VAR_CHANGEABLE as ngx_uint_t)
+        };
+        // SAFETY: null, or the variable entry nginx added or found, in the
+        // configuration pool; nothing else refers to it during this call.
+        let var = unsafe { var.as_mut() }.ok_or(ConfError::LoggedByNginx)?;
+        // Another module (e.g. `set`) may own the variable already; then we only write to it.
+        if var.get_handler.is_none() {
+            var.get_handler = Some(variable::get_backend);
         }
-        unsafe {
-            // Another module (e.g. `set`) may own the variable already; then we only write to it.
-            if (*var).get_handler.is_none() {
-                (*var).get_handler = Some(variable::get_backend);
-            }
-        }
-        let i = unsafe { ngx_http_get_variable_index(cf, &mut name) };
+        // SAFETY: as for ngx_http_add_variable.
+        let i = unsafe { ngx_http_get_variable_index(d.as_ptr(), &mut name) };
         if i < 0 {
-            return NGX_CONF_ERROR;
+            return Err(ConfError::LoggedByNginx);
         }
         index = Some(i);
         var_name = Some(name.as_bytes().to_ascii_lowercase());
     }
     lcf.set_backend = Some(index);
-    let Some(mcf) = Module::main_conf_mut(unsafe { &*cf }) else {
-        return NGX_CONF_ERROR;
-    };
+    let mcf = Module::main_conf_mut(d.conf()).ok_or(ConfError::LoggedByNginx)?;
     mcf.used = true;
     if let Some(n) = var_name
         && !mcf.backend_vars.contains(&n)
     {
         mcf.backend_vars.push(n);
     }
-    NGX_CONF_OK
+    Ok(())
 }
 
-extern "C" fn set_balancer(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let ucf = unsafe { &mut *(conf as *mut UpstreamConf) };
+fn balancer(d: &Directive, ucf: &mut UpstreamConf) -> Result<(), ConfError> {
     if ucf.balancer {
-        return fail(cf, "is duplicate");
+        return Err(ConfError::Duplicate);
     }
-    let Some(uscf) = NgxHttpUpstreamModule::server_conf_mut(unsafe { &*cf }) else {
-        return NGX_CONF_ERROR;
-    };
+    let uscf = NgxHttpUpstreamModule::server_conf_mut(d.conf()).ok_or(ConfError::LoggedByNginx)?;
     if uscf.peer.init_upstream.is_some() {
-        return fail(
-            cf,
-            "must come before other balancing directives (keepalive, hash, ...) in the upstream",
-        );
+        return Err(ConfError::BalancerNotFirst);
     }
     if !balancer::add_placeholder_server(uscf) {
-        return NGX_CONF_ERROR;
+        return Err(ConfError::LoggedByNginx);
     }
     uscf.peer.init_upstream = Some(balancer::init_upstream);
     ucf.balancer = true;
-    NGX_CONF_OK
+    Ok(())
 }
 
 /// `set_backend_metrics;`: this location answers with the edge metrics. The first use
 /// adds the zone they live in.
-extern "C" fn set_metrics(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    _conf: *mut c_void,
-) -> *mut c_char {
-    let Some(clcf) = ngx::http::NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
-        return NGX_CONF_ERROR;
-    };
+fn metrics(d: &Directive, _lcf: &mut LocConf) -> Result<(), ConfError> {
+    let clcf = NgxHttpCoreModule::location_conf_mut(d.conf()).ok_or(ConfError::LoggedByNginx)?;
     if clcf.handler.is_some() {
-        return fail(
-            cf,
-            "conflicts with another content handler in this location (proxy_pass, return, ...)",
-        );
+        return Err(ConfError::ContentHandlerTaken);
     }
-    clcf.handler = Some(crate::metrics_page::handler);
-    let Some(mcf) = Module::main_conf_mut(unsafe { &*cf }) else {
-        return NGX_CONF_ERROR;
-    };
+    clcf.handler = Some(metrics_page::handler);
+    let mcf = Module::main_conf_mut(d.conf()).ok_or(ConfError::LoggedByNginx)?;
     if !mcf.metrics_zone.is_null() {
-        return NGX_CONF_OK;
+        return Ok(());
     }
-    let name = crate::edge_metrics::ZONE_NAME;
-    let mut name = ngx_str_t {
-        len: name.len(),
-        data: name.as_ptr() as *mut u8,
+    let name = ngx_str_t {
+        len: edge_metrics::ZONE_NAME.len(),
+        data: edge_metrics::ZONE_NAME.as_ptr().cast_mut(),
     };
-    // SAFETY: called while nginx parses the configuration; the tag is this module.
-    let zone = unsafe {
-        ngx_shared_memory_add(
-            cf,
-            &mut name,
-            crate::edge_metrics::ZONE_SIZE,
-            (&raw mut crate::ngx_http_set_backend_module).cast(),
-        )
-    };
-    if zone.is_null() {
-        return NGX_CONF_ERROR;
-    }
-    // SAFETY: the zone nginx just returned; data is null unless another directive took the name.
-    unsafe {
-        if !(*zone).data.is_null() {
-            return fail(
-                cf,
-                &format!(
-                    "needs the shared memory zone \"{}\", which is already used",
-                    crate::edge_metrics::ZONE_NAME
-                ),
-            );
+    let zone = match d.add_zone(name, edge_metrics::ZONE_SIZE) {
+        Err(ConfError::ZoneTaken(_)) => {
+            return Err(ConfError::MetricsZoneTaken(edge_metrics::ZONE_NAME));
         }
-        (*zone).init = Some(crate::edge_metrics::init_zone);
-        (*zone).data = zone.cast();
-    }
+        other => other?,
+    };
+    zone.init = Some(edge_metrics::init_zone);
+    zone.data = ptr::from_mut(zone).cast();
     mcf.metrics_zone = zone;
-    NGX_CONF_OK
+    Ok(())
 }
