@@ -1,7 +1,7 @@
 // Routes made through api.$DOMAIN take effect in nginx without a reload.
 import net from "node:net";
 import test from "ava";
-import { eventually, startEchoBackend, startSystem, type System } from "./system.ts";
+import { until, startEchoBackend, startSystem, type System } from "./system.ts";
 
 const backendName = async (s: System, host: string) => {
   const reply = await s.request(host);
@@ -42,11 +42,11 @@ test.serial("an update moves traffic without a reload; a delete brings the 404 p
 
   const updated = await s.manage("PUT", "/entries/site.example.com.json", { backend: green.address });
   t.is(updated.status, 200);
-  const moved = await eventually(async () => (await backendName(s, "site.example.com")) === "green", "traffic to move");
+  const moved = await until(async () => (await backendName(s, "site.example.com")) === "green", "traffic to move");
   t.log(`traffic moved ${moved} ms after the API acknowledged the update`);
 
   t.is((await s.manage("DELETE", "/entries/site.example.com.json")).status, 204);
-  await eventually(async () => (await s.request("site.example.com")).status === 404, "the route to disappear");
+  await until(async () => (await s.request("site.example.com")).status === 404, "the route to disappear");
   const page = await s.request("site.example.com");
   t.regex(String(page.headers["content-type"]), /^text\/html/);
   t.true(page.body.includes("site.example.com"));
@@ -68,7 +68,7 @@ test.serial("wildcard and catch-all routes, most specific first", async (t) => {
 
   await s.manage("POST", "/entries.json", { host: "*", backend: fallback.address });
   // A catch-all invalidates every cached answer it may change, negative ones included.
-  await eventually(async () => (await backendName(s, "example.com")) === "fallback", "the catch-all to apply");
+  await until(async () => (await backendName(s, "example.com")) === "fallback", "the catch-all to apply");
   t.is(await backendName(s, "anything.test"), "fallback");
   t.is(await backendName(s, "shop.example.com"), "wild");
 });
