@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import binaryen from "binaryen";
+import { contractViolation } from "../lib/internal-contract.ts";
 import { canConnect, request, type Reply } from "../lib/net.ts";
 import { NGINX, spawnNginx } from "../lib/nginx.ts";
 import { until } from "../lib/wait.ts";
@@ -168,6 +169,55 @@ export async function startApi(dir: string, answer: () => string): Promise<Api> 
   await new Promise<void>((r) => server.listen(socket, r));
   chmodSync(socket, 0o666);
   return { socket, hits, connections: () => connections, close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))) };
+}
+
+/** What a route API stand-in answers to one call. */
+export interface Answer {
+  status: number;
+  body: string;
+}
+
+/**
+ * A stand-in for the route API's internal listener (`/resolve`, `/changes`) on a
+ * unix socket, for tests that need answers the real API cannot be made to give
+ * (a slow one, a failing one). Every answer is checked against the internal API's
+ * contract before it is sent: one the real API could not give is replaced by a 500
+ * and recorded in `violations`, which the test checks is empty after each test,
+ * so the filter is never tested against a made-up API.
+ */
+export interface RouteApiStandIn {
+  socket: string;
+  violations: string[];
+  close(): Promise<void>;
+}
+
+export async function startRouteApiStandIn(
+  dir: string,
+  answer: (path: string) => Answer | Promise<Answer>,
+): Promise<RouteApiStandIn> {
+  const socket = join(dir, "route-api.sock");
+  const violations: string[] = [];
+  const server = http.createServer(async (req, res) => {
+    const path = req.url ?? "";
+    const { status, body } = await answer(path);
+    const violation = contractViolation(path, status, body);
+    if (violation !== undefined) {
+      violations.push(violation);
+      res.statusCode = 500;
+      res.end(`the test's answer breaks the internal API contract: ${violation}`);
+      return;
+    }
+    res.statusCode = status;
+    res.setHeader("content-type", "application/json");
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(socket, r));
+  chmodSync(socket, 0o666);
+  return {
+    socket,
+    violations,
+    close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
 }
 
 /** One GET to nginx. `agent` false opens a new connection. */
