@@ -135,7 +135,7 @@ test("an answer without a valid backend is a failure, not a cache entry", (t) =>
 test("error pages come from the configuration, with the host escaped", (t) => {
   const w = worker(new SharedData(), { not_found_page: "<p>No {host} here &amp; {host}</p>" });
   const miss = request(w, "x-y.example.com");
-  const out = w.deliverHttpCallResponse(onlyCall(miss).token, { status: 404 });
+  const out = w.deliverHttpCallResponse(onlyCall(miss).token, errorAnswer(404));
   t.is(outcomeOf(out, miss.id)?.localResponse?.body, "<p>No x-y.example.com here &amp; x-y.example.com</p>");
 });
 
@@ -311,7 +311,7 @@ test("the filter counts lookups, their duration and stale answers as proxy-wasm 
   w.setTimeMs(T0 + 7);
   w.deliverHttpCallResponse(onlyCall(found).token, resolveAnswer("a.example.com", "10.0.0.1:80"));
   const unknown = request(w, "unknown.example.com");
-  w.deliverHttpCallResponse(onlyCall(unknown).token, { status: 404, body: "{}" });
+  w.deliverHttpCallResponse(onlyCall(unknown).token, errorAnswer(404));
   const broken = request(w, "broken.example.com");
   w.deliverHttpCallResponse(onlyCall(broken).token, nameAnswer("broken.example.com", "x.invalid:80", [], 1000, "no"));
   // The entry expires and the route API fails: the stale backend is served, and counted.

@@ -2,7 +2,7 @@
 // description of those bytes — read back from what the built filter writes in the
 // real host. Integers are little-endian.
 import test from "ava";
-import { SharedData, T0, nameAnswer, onlyCall, request, worker } from "./_harness.ts";
+import { SharedData, T0, errorAnswer, nameAnswer, onlyCall, request, worker } from "./_harness.ts";
 
 const SEQ_UNKNOWN = 2n ** 53n - 1n;
 
@@ -71,7 +71,7 @@ test("sb:h:<host> is u8 kind, 3 zero bytes, u32 epoch, u64 expiresAt, u64 fetche
   }, "found: the addresses, comma-separated");
 
   const nobody = request(w, "nobody.example.com");
-  w.deliverHttpCallResponse(onlyCall(nobody).token, { status: 404 });
+  w.deliverHttpCallResponse(onlyCall(nobody).token, errorAnswer(404));
   t.like(entry(valueOf(shared, "sb:h:nobody.example.com")), { kind: 2, epoch, expiresAt: T0 + 2_000, text: "" }, "not found");
 
   const broken = request(w, "broken.example.com");
