@@ -18,7 +18,7 @@ NGINX_SOURCES := $(HOST_SOURCES) $(shell find nginx -name '*.rs' -o -name Cargo.
 WASM_SOURCES := asconfig.json $(shell find wasm/src -name '*.ts' 2>/dev/null)
 
 .PHONY: all deps build run api test typecheck test-api test-cli test-ui test-wasm test-rust test-binding test-filter \
-        test-nginx test-e2e bench bench-deps bench-api bench-import bench-host bench-routing bench-zone clean \
+        test-nginx test-e2e bench bench-deps bench-api bench-import bench-host bench-routing bench-zone bench-longtail clean \
         etcd-deps fleet test-fleet bench-fleet
 
 all: build
@@ -107,10 +107,14 @@ bench: bench-api bench-import bench-host bench-routing
 
 # The alternatives the routing benchmark compares against, and its tools.
 bench-deps:
-	@scripts/system-deps.sh wrk haproxy libnginx-mod-http-lua lua-resty-core gnuplot-nox
+	@scripts/system-deps.sh wrk haproxy libnginx-mod-http-lua lua-resty-core gnuplot-nox valgrind
 
 bench-routing: build bench-deps
 	node --import=tsx bench/routing/run.ts
+
+# Zipf-distributed Host headers over 1,000,000 routes: hit rate and cost of the long tail.
+bench-longtail: build bench-deps
+	node --import=tsx bench/longtail/run.ts
 
 bench-api: deps
 	node --import=tsx bench/api-resolve.ts

@@ -15,6 +15,7 @@ import {
   defaultModule,
   defaultPages,
   isNginxSize,
+  precompileFilter,
   root,
   writeNginxConf,
 } from "./nginx-conf.ts";
@@ -220,6 +221,13 @@ function superviseApi(first: ChildProcess): void {
   });
 }
 
+/** The filter as workers load it: precompiled into the runtime directory when possible. */
+function precompiled(filter: string): string {
+  const { path, error } = precompileFilter(filter, modulePath, runtimeDir);
+  if (error) log(`cannot precompile ${filter} (${error}); every nginx worker compiles it`);
+  return path;
+}
+
 function startNginx(): void {
   // nginx writes its access log into a FIFO that is copied to our stdout: it
   // cannot open /dev/stdout itself when stdout is a socket. Its master opens it.
@@ -244,7 +252,7 @@ function startNginx(): void {
     apiListen,
     resolverSocket,
     module: modulePath,
-    filter: filterPath,
+    filter: precompiled(filterPath),
     maxBodySize,
   });
   nginx = spawn(NGINX, args, { stdio: "inherit", detached: true });

@@ -8,7 +8,7 @@ export interface Answer {
   body: string;
 }
 
-export function get(port: number, host: string, agent: http.Agent | false = false): Promise<Answer> {
+export function get(port: number, host: string, agent: http.Agent | false = false, timeoutMs = 10_000): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: "127.0.0.1", port, path: "/", headers: { Host: host }, agent }, (res) => {
       let body = "";
@@ -16,7 +16,7 @@ export function get(port: number, host: string, agent: http.Agent | false = fals
       res.on("data", (c) => (body += c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.setTimeout(10_000, () => req.destroy(new Error(`no answer for ${host} within 10 s`)));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer for ${host} within ${timeoutMs / 1000} s`)));
     req.on("error", reject);
     req.end();
   });

@@ -109,22 +109,25 @@ async function launch(name: string, command: string, args: string[], port: numbe
   };
 }
 
-/** nginx in the foreground from a configuration text, prefix `dir`. */
-export async function startNginx(dir: string, name: string, conf: string, port: number, readyMs = 120_000): Promise<Server> {
+/** nginx in the foreground from a configuration text, prefix `dir`; `wrap` runs it under another
+ * program (valgrind for instruction counts), which must exec nginx in the same process. */
+export async function startNginx(dir: string, name: string, conf: string, port: number, readyMs = 120_000, wrap: string[] = []): Promise<Server> {
   const file = join(dir, `${name}.conf`);
   writeFileSync(file, conf);
   const t0 = performance.now();
   const test = spawnSync("/usr/sbin/nginx", ["-t", "-q", "-p", dir, "-c", file], { encoding: "utf8", timeout: readyMs });
   if (test.status !== 0) throw new Error(`nginx -t failed for ${name}:\n${test.stderr}`);
   const testMs = performance.now() - t0;
-  return launch(name, "/usr/sbin/nginx", ["-p", dir, "-c", file, "-g", "daemon off;"], port, readyMs, children, testMs);
+  const [command, ...prefix] = [...wrap, "/usr/sbin/nginx"];
+  return launch(name, command!, [...prefix, "-p", dir, "-c", file, "-g", "daemon off;"], port, readyMs, children, testMs);
 }
 
-export async function startHaproxy(dir: string, name: string, conf: string, port: number, readyMs = 120_000): Promise<Server> {
+export async function startHaproxy(dir: string, name: string, conf: string, port: number, readyMs = 120_000, wrap: string[] = []): Promise<Server> {
   const file = join(dir, `${name}.cfg`);
   writeFileSync(file, conf);
   // -db: foreground, no daemon; the process is the only worker (nbthread threads).
-  return launch(name, "/usr/sbin/haproxy", ["-db", "-f", file], port, readyMs, (pid) => [pid]);
+  const [command, ...prefix] = [...wrap, "/usr/sbin/haproxy"];
+  return launch(name, command!, [...prefix, "-db", "-f", file], port, readyMs, (pid) => [pid]);
 }
 
 /** Sum of the workers' resident memory, in bytes. */

@@ -8,6 +8,8 @@ import { describeMachine } from "../lib/machine.ts";
 import { replaceSection, table } from "../lib/report.ts";
 import type { SetupId } from "./configs.ts";
 import type { WrkResult } from "./wrk.ts";
+import { PARTS, type InstructionCount } from "./instructions.ts";
+import { MEMORY_PARTS, type WorkerMemory } from "./smaps.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DOCS = join(ROOT, "docs/benchmarks.md");
@@ -20,6 +22,8 @@ export interface Row extends WrkResult {
   setup: SetupId;
   label: string;
   rssPerWorker: number;
+  /** Resident memory of the one worker by what it holds (1-worker rows). */
+  memory?: WorkerMemory;
   load: number;
   startMs: number;
   testMs: number;
@@ -42,6 +46,8 @@ export interface Results {
   durationS: number;
   versions: Record<string, string>;
   rows: Row[];
+  /** Worker instructions per request under callgrind, 1 worker (instructions.ts). */
+  instructions: ({ phase: "10k" | "1M"; setup: SetupId; label: string } & InstructionCount)[];
   miss: { setup: SetupId; label: string; samples: number; missP50: number; missP99: number; hitP50: number; hitP99: number; load: number }[];
   propagation: { setup: SetupId; label: string; workers: number; routes: number; samples: number; firstP50: number; firstMax: number; allP50: number; allMax: number }[];
   loads: Partial<Record<"import10k" | "importBig" | "mapGenerateBig" | "mapStartBig" | "mapTestBig" | "haproxyMapGenerateBig" | "haproxyStartBig", number>>;
@@ -100,8 +106,54 @@ function rpsRatio(a: Row, b: Row): { best: number; median: number } {
 /** Worker CPU µs per request: the median of the rounds. */
 const cpu = (row: Row) => median(row.cpuRuns ?? [row.cpuPerRequest]);
 
-function verdicts(r: Results): Verdict[] {
+/** Instructions per request of `id` over `base` in one phase, or undefined when either is missing. */
+function instructionRatio(r: Results, phase: "10k" | "1M", id: SetupId, base: SetupId): { ours: number; base: number; ratio: number } | undefined {
+  const a = r.instructions.find((x) => x.phase === phase && x.setup === id);
+  const b = r.instructions.find((x) => x.phase === phase && x.setup === base);
+  return a && b ? { ours: a.perRequest, base: b.perRequest, ratio: a.perRequest / b.perRequest } : undefined;
+}
+
+function instructionVerdicts(r: Results): Verdict[] {
   const out: Verdict[] = [];
+  const k = (n: number) => `${(n / 1000).toFixed(1)} k`;
+  for (const phase of ["10k", "1M"] as const) {
+    const hosts = phase === "10k" ? "10,000" : "1,000,000";
+    const ka = instructionRatio(r, phase, "ours-balancer", "static-ka");
+    if (ka) out.push({ what: `instructions per request, balancer form vs static + keepalive, ${hosts} hosts`, measured: `${k(ka.ours)} vs ${k(ka.base)} (${ka.ratio.toFixed(2)} ×)`, target: "≤ 1.05 ×", met: ka.ratio <= 1.05 });
+    for (const other of ["haproxy", "lua-balancer"] as SetupId[]) {
+      const o = instructionRatio(r, phase, "ours-balancer", other);
+      if (o) out.push({ what: `instructions per request, balancer form vs ${other}, ${hosts} hosts`, measured: `${k(o.ours)} vs ${k(o.base)} (${o.ratio.toFixed(2)} ×)`, target: "< 1 ×", met: o.ratio < 1 });
+    }
+    const map = instructionRatio(r, phase, "ours-variable", "map");
+    if (map) out.push({ what: `instructions per request, variable (seed) form vs map, ${hosts} hosts`, measured: `${k(map.ours)} vs ${k(map.base)} (${(map.base / map.ours).toFixed(2)} × the requests per instruction)`, target: "≥ 0.97 ×", met: map.base / map.ours >= 0.97 });
+  }
+  return out;
+}
+
+function memoryTable(rows: Row[]): string {
+  const body = rows
+    .filter((x) => x.workers === 1 && x.memory)
+    .map((x) => [x.phase === "10k" ? "10,000" : "1,000,000", x.label.replace(/\$/g, "\\$"), mib(x.rssPerWorker), mib(x.memory!.private), ...MEMORY_PARTS.map((p) => mib(x.memory!.parts[p]))]);
+  return table(["hosts", "setup", "RSS", "private", ...MEMORY_PARTS], body);
+}
+
+function instructionTable(r: Results): string {
+  const body = r.instructions.map((x) => {
+    const base = r.instructions.find((y) => y.phase === x.phase && y.setup === "static-ka");
+    return [
+      x.phase === "10k" ? "10,000" : "1,000,000",
+      x.label.replace(/\$/g, "\\$"),
+      int(x.perRequest),
+      base ? (x.perRequest / base.perRequest).toFixed(2) : "–",
+      ...PARTS.map((p) => (Math.abs(x.parts[p]) < 50 ? "–" : int(x.parts[p]))),
+      int(x.requests),
+    ];
+  });
+  return table(["hosts", "setup", "instructions/req", "× (1a)", ...PARTS, "requests counted"], body);
+}
+
+function verdicts(r: Results): Verdict[] {
+  const out: Verdict[] = instructionVerdicts(r);
   const find = (w: number, id: SetupId) => r.rows.find((x) => x.phase === "10k" && x.workers === w && x.setup === id);
   for (const w of [1, 2]) {
     const ka = find(w, "static-ka");
@@ -181,10 +233,40 @@ ${table(
 
 ${throughputTable(r.rows, "10k")}
 `);
+  if (r.instructions.length > 0) {
+    parts.push(`### Instructions per request (callgrind, 1 worker)
+
+${instructionTable(r)}
+
+User-space instructions a front end's worker executes per request, counted by valgrind's callgrind — a count the machine's load
+does not move (the same build and inputs give the same figure within about 1 %; this VM has no hardware counters for
+\`perf stat\`). Each setup runs twice under callgrind with the same warm-up (every host once as a miss, once as a hit), then one run
+idles while the other is loaded by wrk over one connection for the same time; the difference over the loaded run's requests is
+the cost of a request, start-up and timers cancelled. The columns split it by where the code lives: nginx's own binary and modules,
+ours, the filter's compiled wasm (code with no object file: JIT output — LuaJIT's traces count there too for the Lua setups), Lua's
+modules, HAProxy and libc. The kernel's share (loopback TCP, epoll) is not counted: it is about the same for every nginx setup
+and is most of the "worker CPU µs/req" figure, which is why the ratio of instructions is larger than the ratio of CPU time.
+\`BENCH_INSTRUCTIONS=only BENCH_CALLGRIND_DIR=/tmp/cg make bench-routing\` counts without the rest and keeps the files for
+\`callgrind_annotate\`.
+`);
+  }
   if (r.rows.some((x) => x.phase === "1M")) {
     parts.push(`### 1,000,000 registered hosts (1 worker; requests over 1,000 hosts from the middle of the table)
 
 ${throughputTable(r.rows, "1M")}
+`);
+  }
+  if (r.rows.some((x) => x.memory)) {
+    parts.push(`### What a worker's memory holds (1 worker, at the end of its best run)
+
+${memoryTable(r.rows)}
+
+From the worker's \`/proc/PID/smaps\` (bench/routing/smaps.ts), resident bytes by mapping: nginx's binary and the system libraries
+it maps, our module's \`.so\` (with wasmtime and cranelift in it), the filter's machine code, the filter's linear memory (what it
+touched of its reservation), the shared zones' pages this worker touched (counted in every worker, as RSS counts them), and the
+malloc heap with other anonymous memory. "private": the resident pages no other process shares (Private_Clean + Private_Dirty) —
+what one more worker costs; the rest (code and relocations mapped before the fork, zone pages) is shared with the master and the
+other workers.
 `);
   }
   parts.push(`### Miss path (first request of a host), 1 worker, 10,000 hosts

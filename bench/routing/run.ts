@@ -9,6 +9,8 @@
 // the best round per setup is reported), BENCH_MILLION=0 skips the 1,000,000-host
 // phase, BENCH_NO_DOCS=1 leaves docs/benchmarks.md alone, BENCH_ONLY=id,id runs those
 // setups only, SET_BACKEND_MODULE / SET_BACKEND_FILTER test other builds, BENCH_PROFILE=1 profiles them with perf instead (one worker each).
+// BENCH_INSTRUCTIONS=0 skips the instruction counts (valgrind), =only runs nothing else;
+// BENCH_INSTRUCTION_SECONDS (default 5) is the loaded run's length under callgrind.
 // Every process it starts is stopped at the end (or on a failure or a signal);
 // its files live in /tmp/set-backend-routing-*, removed afterwards.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -22,7 +24,10 @@ import { BACKEND_A, BACKEND_B, FRONT, SETUPS, backendConf, haproxyConf, nginxCon
 import { get, percentile, propagation, sequentialLatencies, type Propagation } from "./probes.ts";
 import { haproxyCommand, killAll, portOpen, startHaproxy, startNginx, workersRss, type Server } from "./procs.ts";
 import { cpuTimeMs } from "../lib/machine.ts";
+import { countInstructions } from "./instructions.ts";
 import { profile } from "./profile.ts";
+import { memoryBreakdown } from "./smaps.ts";
+import { precompileFilter } from "../../scripts/nginx-conf.ts";
 import { writeReport, type Results, type Row } from "./report.ts";
 import { wrk } from "./wrk.ts";
 
@@ -34,6 +39,8 @@ const ONLY = process.env.BENCH_ONLY?.split(",") as SetupId[] | undefined;
 const SMALL = 10_000;
 const BIG = 1_000_000;
 const SPREAD = 1_000; // distinct hosts in the request mix
+const INSTRUCTIONS = process.env.BENCH_INSTRUCTIONS ?? "1";
+const INSTRUCTION_SECONDS = Number(process.env.BENCH_INSTRUCTION_SECONDS ?? 5);
 const TOKEN = "bench-routing-token-0123456789";
 const A = `127.0.0.1:${BACKEND_A}`;
 const B = `127.0.0.1:${BACKEND_B}`;
@@ -116,12 +123,13 @@ async function measure(setup: Setup, workers: number, paths: Paths, phase: Row["
     const cpuPerRequest = ((cpu() - cpu0) * 1000) / Math.max(1, r.requests);
     const rss = workersRss(server);
     const count = server.workers().length || 1;
+    const memory = workers === 1 ? memoryBreakdown(server.workers()[0]!) : undefined;
     // Latency without saturation: one request at a time on one connection, 3 × the 1,000 hosts.
     const hosts = Array.from({ length: 3 * SPREAD }, (_, i) => hostName(firstHost + (i % SPREAD)));
     const quiet = await sequentialLatencies(FRONT, hosts);
     const q = { p50: percentile(quiet, 50), p99: percentile(quiet, 99), p999: percentile(quiet, 99.9) };
     log(`${phase} ${workers}w ${setup.id}: ${Math.round(r.rps)} req/s p50 ${r.p50} µs p99 ${r.p99} µs p99.9 ${r.p999} µs errors ${r.errors}${r.errors ? ` (${r.errorDetail})` : ""}; CPU ${cpuPerRequest.toFixed(1)} µs/req; 1 connection p50 ${q.p50.toFixed(3)} p99 ${q.p99.toFixed(3)} ms`);
-    return { phase, workers, setup: setup.id, label: setup.label, ...r, cpuPerRequest, quiet: q, rssPerWorker: rss / count, load, startMs: server.startMs, testMs: server.testMs };
+    return { phase, workers, setup: setup.id, label: setup.label, ...r, cpuPerRequest, quiet: q, rssPerWorker: rss / count, memory, load, startMs: server.startMs, testMs: server.testMs };
   } finally {
     await server.stop();
   }
@@ -144,6 +152,18 @@ async function throughput(paths: Paths, phase: Row["phase"], workerCounts: numbe
     }
   }
   return [...best.values()];
+}
+
+/** Worker instructions per request of each setup (instructions.ts), with 1 worker. */
+async function instructions(paths: Paths, phase: Results["instructions"][number]["phase"], setups: Setup[], firstHost: number): Promise<Results["instructions"]> {
+  const rows: Results["instructions"] = [];
+  const hosts = Array.from({ length: SPREAD }, (_, i) => hostName(firstHost + i));
+  for (const setup of setups) {
+    const count = await countInstructions(setup, paths, hosts, INSTRUCTION_SECONDS);
+    log(`${phase} instructions ${setup.id}: ${Math.round(count.perRequest)} per request over ${count.requests} requests`);
+    rows.push({ phase, setup: setup.id, label: setup.label, ...count });
+  }
+  return rows;
 }
 
 async function missPath(setup: Setup, paths: Paths): Promise<Results["miss"][number]> {
@@ -224,8 +244,8 @@ async function main(): Promise<void> {
     module: process.env.SET_BACKEND_MODULE ?? join(ROOT, "build/modules/ngx_http_set_backend.so"),
     filter: process.env.SET_BACKEND_FILTER ?? join(ROOT, "build/resolver.wasm"),
   };
-  for (const f of [paths0.module, paths0.filter, "/usr/bin/wrk", "/usr/sbin/nginx", "/usr/sbin/haproxy", "/usr/lib/nginx/modules/ngx_http_lua_module.so", "/usr/share/lua/5.1/ngx/balancer.lua"]) {
-    if (!existsSync(f)) throw new Error(`${f} is missing (make build; apt-get install wrk haproxy libnginx-mod-http-lua lua-resty-core gnuplot-nox)`);
+  for (const f of [paths0.module, paths0.filter, "/usr/bin/wrk", ...(INSTRUCTIONS === "0" ? [] : ["/usr/bin/valgrind"]), "/usr/sbin/nginx", "/usr/sbin/haproxy", "/usr/lib/nginx/modules/ngx_http_lua_module.so", "/usr/share/lua/5.1/ngx/balancer.lua"]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing (make build; make bench-deps)`);
   }
   // A listener left over from an interrupted run would take part of the traffic: refuse to start.
   for (const port of [BACKEND_A, BACKEND_B, FRONT]) {
@@ -235,9 +255,13 @@ async function main(): Promise<void> {
   execFileSync("chmod", ["755", dir]);
   mkdirSync(join(dir, "tmp"));
   mkdirSync(join(dir, "api"));
+  // Ours load the filter precompiled, as make run and the packages do.
+  const filter = precompileFilter(paths0.filter, paths0.module, dir);
+  if (filter.error) throw new Error(`cannot precompile ${paths0.filter}: ${filter.error}`);
   const paths: Paths = {
     dir,
     ...paths0,
+    filter: filter.path,
     apiSocket: join(dir, "api", "resolver.sock"),
     mapFile: join(dir, "hosts.map.conf"),
     haproxyMap: join(dir, "hosts.haproxy.map"),
@@ -260,6 +284,7 @@ async function main(): Promise<void> {
       commit: version("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
     },
     rows: [],
+    instructions: [],
     miss: [],
     propagation: [],
     loads: {},
@@ -268,7 +293,7 @@ async function main(): Promise<void> {
   const onSignal = () => {
     killAll();
     api?.child.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
     process.exit(130);
   };
   process.once("SIGINT", onSignal);
@@ -292,6 +317,27 @@ async function main(): Promise<void> {
       process.stdout.write(await profile(setups, paths, SECONDS, (setup) => warm(setup, 1)));
       return;
     }
+    if (INSTRUCTIONS !== "0") results.instructions.push(...(await instructions(paths, "10k", setups, 1)));
+    const bigSetups = setups.filter((s) => ["static-ka", "map", "lua-balancer", "haproxy", "ours-balancer", "ours-variable"].includes(s.id));
+    const loadMillion = async () => {
+      log(`importing ${BIG} routes`);
+      results.loads.importBig = await importRoutes(api!, BIG);
+      let t0 = performance.now();
+      writeFileSync(paths.mapFile, mapLines(BIG));
+      results.loads.mapGenerateBig = performance.now() - t0;
+      t0 = performance.now();
+      writeFileSync(paths.haproxyMap, haproxyMapLines(BIG));
+      results.loads.haproxyMapGenerateBig = performance.now() - t0;
+    };
+    if (INSTRUCTIONS === "only") {
+      if (MILLION) {
+        await loadMillion();
+        results.instructions.push(...(await instructions(paths, "1M", bigSetups, 500_001)));
+      }
+      results.durationS = Math.round((Date.now() - started.getTime()) / 1000);
+      writeReport(results, { docs: false });
+      return;
+    }
     results.rows.push(...(await throughput(paths, "10k", [1, 2], setups, 1)));
 
     for (const id of ["ours-balancer", "lua-access"] as SetupId[]) {
@@ -308,16 +354,9 @@ async function main(): Promise<void> {
 
     // --- 1,000,000 routes ----------------------------------------------------
     if (MILLION) {
-      log(`importing ${BIG} routes`);
-      results.loads.importBig = await importRoutes(api, BIG);
-      let t0 = performance.now();
-      writeFileSync(paths.mapFile, mapLines(BIG));
-      results.loads.mapGenerateBig = performance.now() - t0;
-      t0 = performance.now();
-      writeFileSync(paths.haproxyMap, haproxyMapLines(BIG));
-      results.loads.haproxyMapGenerateBig = performance.now() - t0;
+      await loadMillion();
       // Requests spread over 1,000 hosts from the middle of the table.
-      const bigSetups = setups.filter((s) => ["static-ka", "map", "lua-balancer", "haproxy", "ours-balancer", "ours-variable"].includes(s.id));
+      if (INSTRUCTIONS !== "0") results.instructions.push(...(await instructions(paths, "1M", bigSetups, 500_001)));
       const rows = await throughput(paths, "1M", [1], bigSetups, 500_001);
       results.rows.push(...rows);
       results.loads.mapStartBig = rows.find((r) => r.setup === "map")?.startMs;
@@ -338,7 +377,7 @@ async function main(): Promise<void> {
     await api?.kill();
     await backend?.stop();
     killAll();
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -24,11 +24,14 @@ export interface WrkOptions {
   connections?: number;
   hosts?: number;
   firstHost?: number;
+  /** Another wrk Lua script printing the same RESULT line, and its environment. */
+  script?: string;
+  env?: Record<string, string>;
 }
 
 export function wrk(options: WrkOptions): Promise<WrkResult> {
-  const args = ["-t1", `-c${options.connections ?? 32}`, `-d${options.seconds}s`, "--timeout", "5s", "-s", SCRIPT, `http://127.0.0.1:${options.port}/`];
-  const env = { ...process.env, BENCH_HOSTS: String(options.hosts ?? 1000), BENCH_FIRST_HOST: String(options.firstHost ?? 1) };
+  const args = ["-t1", `-c${options.connections ?? 32}`, `-d${options.seconds}s`, "--timeout", "5s", "-s", options.script ?? SCRIPT, `http://127.0.0.1:${options.port}/`];
+  const env = { ...process.env, BENCH_HOSTS: String(options.hosts ?? 1000), BENCH_FIRST_HOST: String(options.firstHost ?? 1), ...options.env };
   return new Promise((resolve, reject) => {
     // wrk stops by itself after -d; the timeout is a guard against a hung run.
     execFile("wrk", args, { env, timeout: (options.seconds + 20) * 1000 }, (error, stdout, stderr) => {

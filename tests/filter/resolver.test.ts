@@ -333,3 +333,70 @@ test("the filter counts lookups, their duration and stale answers as proxy-wasm 
   t.is(request(w, "a.example.com").properties.backend, "10.0.0.1:80", "a hit of the stale entry is no new stale answer");
   t.is(Object.fromEntries(w.metrics().map((m) => [m.name, m.value])).stale_served_total, 1);
 });
+
+/**
+ * Keeps `a` following the feed from T0 to `until` (1 s ticks on both workers),
+ * answering each long poll with "nothing changed" within 10 s, as the route API
+ * does; returns the poll left in flight.
+ */
+function followQuietly(a: FilterHost, b: FilterHost, from: number, until: number, poll: { token: number }): { token: number } {
+  let current = poll;
+  for (let now = from; now <= until; now += 1000) {
+    a.setTimeMs(now);
+    b.setTimeMs(now);
+    if ((now - from) % 10_000 === 5_000) a.deliverHttpCallResponse(current.token, changesAnswer(5, []));
+    const ticked = a.tick();
+    if (ticked.httpCalls.length > 0) current = onlyCall(ticked);
+    b.tick();
+  }
+  return current;
+}
+
+test("with the change feed healthy a route stays cached for feed_ttl_ms; a change or a failing feed still moves it", (t) => {
+  const shared = new SharedData();
+  const a = worker(shared, { positive_ttl_ms: 30_000, feed_ttl_ms: 3_600_000, poll_wait_ms: 20_000 });
+  const b = worker(shared, { positive_ttl_ms: 30_000, feed_ttl_ms: 3_600_000, poll_wait_ms: 20_000 });
+  const first = onlyCall(a.tick());
+  const follow = onlyCall(outcomeOf(a.deliverHttpCallResponse(first.token, { status: 200, body: '{"seq":5,"reset":true}' }), ROOT)!);
+  a.tick();
+  b.tick(); // both workers now see a healthy feed in the lease
+
+  for (const host of ["long.example.com", "moved.example.com"]) {
+    const miss = request(b, host);
+    b.deliverHttpCallResponse(onlyCall(miss).token, resolveAnswer(host, "10.0.0.5:80"));
+  }
+  t.is(new Uint8Array(shared.get("sb:h:long.example.com")!.value)[1], 1, "written as held by the feed");
+
+  let poll = followQuietly(a, b, T0, T0 + 60_000, follow);
+  const hit = request(b, "long.example.com");
+  t.is(hit.action, "continue", "still cached twice positive_ttl_ms later");
+  t.deepEqual(hit.httpCalls, []);
+
+  // A change still reaches the cache at once.
+  const applied = a.deliverHttpCallResponse(poll.token, changesAnswer(6, ["moved.example.com"]));
+  poll = onlyCall(outcomeOf(applied, ROOT)!);
+  t.is(request(b, "moved.example.com").action, "pause", "the feed invalidated the long-lived entry");
+
+  // The feed fails: once the lease says so, entries fall back to positive_ttl_ms from their lookup.
+  a.deliverHttpCallResponse(poll.token, { status: 500, body: "" });
+  a.setTimeMs(T0 + 60_100);
+  b.setTimeMs(T0 + 60_100);
+  a.tick(); // publishes the failure in the lease
+  b.tick();
+  const refreshed = request(b, "long.example.com");
+  t.is(refreshed.action, "pause", "asks the route API again while the feed cannot invalidate");
+  b.deliverHttpCallResponse(onlyCall(refreshed).token, resolveAnswer("long.example.com", "10.0.0.5:80"));
+  t.is(new Uint8Array(shared.get("sb:h:long.example.com")!.value)[1], 0, "cached for positive_ttl_ms only");
+});
+
+test("without a feed (or before it answered), routes are cached for positive_ttl_ms", (t) => {
+  const shared = new SharedData();
+  const w = worker(shared, { positive_ttl_ms: 30_000, feed_ttl_ms: 3_600_000 });
+  w.tick(); // its poll is never answered
+  const miss = request(w, "short.example.com");
+  w.deliverHttpCallResponse(onlyCall(miss).token, resolveAnswer("short.example.com", "10.0.0.6:80"));
+  w.setTimeMs(T0 + 29_999);
+  t.is(request(w, "short.example.com").action, "continue");
+  w.setTimeMs(T0 + 30_000);
+  t.is(request(w, "short.example.com").action, "pause");
+});

@@ -25,6 +25,7 @@ describe("plugin configuration", () => {
     expect(c.positiveTtlMs).toBe(30_000);
     expect(c.negativeTtlMs).toBe(2_000);
     expect(c.tickMs).toBe(100);
+    expect(c.feedTtlMs).toBe(21_600_000);
     expect(c.notFoundPage).toBe(DEFAULT_NOT_FOUND_PAGE);
     expect(parseConfigString("  {}  ").config).not.toBeNull();
   });
@@ -33,7 +34,7 @@ describe("plugin configuration", () => {
     const c = parseConfigString(
       '{"resolver_cluster":"api","resolver_authority":"api.internal","positive_ttl_ms":5000,' +
       '"negative_ttl_ms":100,"error_ttl_ms":300,"max_stale_ms":0,"callout_timeout_ms":250,' +
-      '"poll_wait_ms":0,"poll_retry_ms":50,"lease_ttl_ms":900,"tick_ms":200,"max_pending_hosts":3,' +
+      '"poll_wait_ms":0,"poll_retry_ms":50,"lease_ttl_ms":900,"tick_ms":200,"max_pending_hosts":3,"feed_ttl_ms":7200000,' +
       '"not_found_page":"nf {host}","unavailable_page":"u {host}"}').config!;
     expect(c.resolverCluster).toBe("api");
     expect(c.resolverAuthority).toBe("api.internal");
@@ -47,6 +48,7 @@ describe("plugin configuration", () => {
     expect(c.leaseTtlMs).toBe(900);
     expect(c.tickMs).toBe(200);
     expect(c.maxPendingHosts).toBe(3);
+    expect(c.feedTtlMs).toBe(7_200_000);
     expect(c.notFoundPage).toBe("nf {host}");
     expect(c.unavailablePage).toBe("u {host}");
   });
@@ -58,6 +60,7 @@ describe("plugin configuration", () => {
     expectError('{"positive_ttl_ms":0}', "positive_ttl_ms must be an integer from 1 to 86400000");
     expectError('{"positive_ttl_ms":1.5}', "positive_ttl_ms");
     expectError('{"positive_ttl_ms":"30"}', "positive_ttl_ms");
+    expectError('{"feed_ttl_ms":604800001}', "feed_ttl_ms must be an integer from 1 to 604800000");
     expectError('{"tick_ms":5}', "tick_ms");
     expectError('{"resolver_cluster":""}', "resolver_cluster");
     expectError('{"resolver_cluster":"a b"}', "resolver_cluster");

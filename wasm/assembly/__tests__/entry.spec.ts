@@ -1,5 +1,5 @@
-import { CacheEntry, EntryKind, decodeEntry, freshKindAt, ENTRY_HEADER } from "../../src/resolver/entry";
-import { Lease, decodeLease, LEASE_SIZE } from "../../src/resolver/lease";
+import { CacheEntry, EntryKind, EntryFlags, decodeEntry, freshKindAt, ENTRY_HEADER } from "../../src/resolver/entry";
+import { Lease, decodeLease, LEASE_SIZE, LEASE_FEED_HEALTHY } from "../../src/resolver/lease";
 
 describe("cache entry encoding", () => {
   it("round-trips every field", () => {
@@ -12,16 +12,21 @@ describe("cache entry encoding", () => {
     expect(d.expiresAt).toBe(1_700_000_030_000);
     expect(d.fetchedAt).toBe(1_700_000_000_000);
     expect(d.backend).toBe("10.0.0.7:3000");
+    expect(d.flags).toBe(0);
+    const held = decodeEntry(new CacheEntry(EntryKind.Found, 7, 9, 8, "a:1", EntryFlags.HeldByFeed).encode())!;
+    expect(held.flags).toBe(EntryFlags.HeldByFeed);
+    expect(Uint8Array.wrap(held.encode())[1]).toBe(EntryFlags.HeldByFeed);
   });
 
   // The layout of wasm/README.md ("Shared data layout"), byte by byte.
   it("lays out the entry as wasm/README.md describes", () => {
-    const buf = new CacheEntry(EntryKind.NotFound, 0x01020304, 0x0a0b, 0x0c0d, "x:1").encode();
+    const buf = new CacheEntry(EntryKind.NotFound, 0x01020304, 0x0a0b, 0x0c0d, "x:1", EntryFlags.HeldByFeed).encode();
     const bytes = Uint8Array.wrap(buf);
     expect(ENTRY_HEADER).toBe(24);
     expect(bytes.length).toBe(27);
     expect(bytes[0]).toBe(2); // u8 kind
-    expect(bytes[1] | bytes[2] | bytes[3]).toBe(0); // 3 zero bytes
+    expect(bytes[1]).toBe(EntryFlags.HeldByFeed); // u8 flags
+    expect(bytes[2] | bytes[3]).toBe(0); // 2 zero bytes
     expect(bytes[4]).toBe(4); // u32 epoch, little-endian
     expect(bytes[7]).toBe(1);
     expect(bytes[8]).toBe(0x0b); // u64 expiresAt
@@ -39,6 +44,9 @@ describe("cache entry encoding", () => {
     const padded = new CacheEntry(EntryKind.Found, 1, 2, 3, "x:1").encode();
     store<u8>(changetype<usize>(padded), 1, 2);
     expect(decodeEntry(padded)).toBeNull();
+    const unknownFlag = new CacheEntry(EntryKind.Found, 1, 2, 3, "x:1").encode();
+    store<u8>(changetype<usize>(unknownFlag), 2, 1);
+    expect(decodeEntry(unknownFlag)).toBeNull();
   });
 
   it("is fresh only before expiry, in its epoch, and when not pending", () => {
@@ -77,7 +85,44 @@ describe("cache entry encoding", () => {
   });
 });
 
+// Fetched at 1,000 with a 6-hour feed TTL (held) or positive_ttl_ms of 30 s (plain):
+// the kind freshKindAt reads at `now`, with the feed trusted (cap 0) or not.
+function heldKindAt(now: u64, cap: u64): i32 {
+  const b = new CacheEntry(EntryKind.Found, 3, 1_000 + 21_600_000, 1_000, "a:1", EntryFlags.HeldByFeed).encode();
+  return freshKindAt(changetype<usize>(b), <usize>b.byteLength, now, 3, cap);
+}
+function plainKindAt(now: u64, cap: u64): i32 {
+  const b = new CacheEntry(EntryKind.Found, 3, 1_000 + 30_000, 1_000, "a:1").encode();
+  return freshKindAt(changetype<usize>(b), <usize>b.byteLength, now, 3, cap);
+}
+
+describe("entries held by the change feed", () => {
+  it("stay fresh for the feed TTL while the feed is trusted", () => {
+    expect(heldKindAt(1_000 + 3_600_000, 0)).toBe(EntryKind.Found);
+    expect(heldKindAt(1_000 + 21_600_000, 0)).toBe(-1);
+  });
+
+  it("fall back to positive_ttl_ms from their fetch while it is not", () => {
+    expect(heldKindAt(1_000 + 29_999, 30_000)).toBe(EntryKind.Found);
+    expect(heldKindAt(1_000 + 30_000, 30_000)).toBe(-1);
+  });
+
+  it("leave entries written without the flag to their own expiry", () => {
+    expect(plainKindAt(1_000 + 29_999, 5)).toBe(EntryKind.Found);
+    expect(plainKindAt(1_000 + 30_000, 0)).toBe(-1);
+  });
+});
+
 describe("lease encoding", () => {
+  it("carries whether the owner's feed is healthy", () => {
+    const healthy = decodeLease(new Lease(5, 2_000, 42, true).encode())!;
+    expect(healthy.feedHealthy).toBe(true);
+    expect(load<u32>(changetype<usize>(new Lease(5, 2_000, 42, true).encode()), 4)).toBe(LEASE_FEED_HEALTHY);
+    expect(healthy.feedTrusted(1_999)).toBe(true);
+    expect(healthy.feedTrusted(2_000)).toBe(false); // expired: nobody follows the feed
+    expect(decodeLease(new Lease(5, 2_000, 42).encode())!.feedTrusted(1)).toBe(false);
+  });
+
   it("round-trips and tells holder from vacancy", () => {
     const buf = new Lease(5, 2_000, 42).encode();
     expect(buf.byteLength).toBe(LEASE_SIZE);
@@ -94,11 +139,12 @@ describe("lease encoding", () => {
   });
 
   it("lays out the lease as wasm/README.md describes", () => {
-    const bytes = Uint8Array.wrap(new Lease(0x0102, 0x0304, 0x0506).encode());
+    const bytes = Uint8Array.wrap(new Lease(0x0102, 0x0304, 0x0506, true).encode());
     expect(LEASE_SIZE).toBe(24);
     expect(bytes[0]).toBe(2); // u32 owner
     expect(bytes[1]).toBe(1);
-    expect(bytes[4] | bytes[5] | bytes[6] | bytes[7]).toBe(0); // u32 0
+    expect(bytes[4]).toBe(<u8>LEASE_FEED_HEALTHY); // u32 flags
+    expect(bytes[5] | bytes[6] | bytes[7]).toBe(0);
     expect(bytes[8]).toBe(4); // u64 expiresAt
     expect(bytes[16]).toBe(6); // u64 seq
     expect(bytes[17]).toBe(5);

@@ -15,6 +15,12 @@ export class ResolverConfig {
   /** :authority sent with callouts. */
   resolverAuthority: string = "route-api.internal";
   positiveTtlMs: u32 = 30_000;
+  /**
+   * Time to live of a route cached while the change feed is healthy (the feed
+   * invalidates it when the route changes): a safety net, so it can be long.
+   * The larger of this and positive_ttl_ms applies.
+   */
+  feedTtlMs: u32 = 21_600_000;
   negativeTtlMs: u32 = 2_000;
   /** How long a failed lookup's outcome (stale backend or 503) stands before the API is asked again. */
   errorTtlMs: u32 = 2_000;
@@ -61,11 +67,11 @@ function validName(s: string): bool {
 // (config.spec.ts checks the lengths).  Exported for that test only.
 export const INT_KEYS: Array<string> = [
   "positive_ttl_ms", "negative_ttl_ms", "error_ttl_ms", "max_stale_ms", "callout_timeout_ms",
-  "poll_wait_ms", "poll_retry_ms", "lease_ttl_ms", "tick_ms", "max_pending_hosts",
+  "poll_wait_ms", "poll_retry_ms", "lease_ttl_ms", "tick_ms", "max_pending_hosts", "feed_ttl_ms",
 ];
 const DAY_MS: u32 = 86_400_000;
-export const INT_MIN: StaticArray<u32> = [1, 1, 1, 0, 1, 0, 1, 100, 10, 1];
-export const INT_MAX: StaticArray<u32> = [DAY_MS, DAY_MS, DAY_MS, DAY_MS, 60_000, 300_000, 60_000, 600_000, 10_000, 1_000_000];
+export const INT_MIN: StaticArray<u32> = [1, 1, 1, 0, 1, 0, 1, 100, 10, 1, 1];
+export const INT_MAX: StaticArray<u32> = [DAY_MS, DAY_MS, DAY_MS, DAY_MS, 60_000, 300_000, 60_000, 600_000, 10_000, 1_000_000, 7 * DAY_MS];
 
 function setInt(c: ResolverConfig, k: i32, n: u32): void {
   switch (k) {
@@ -78,7 +84,8 @@ function setInt(c: ResolverConfig, k: i32, n: u32): void {
     case 6: c.pollRetryMs = n; break;
     case 7: c.leaseTtlMs = n; break;
     case 8: c.tickMs = n; break;
-    default: c.maxPendingHosts = n;
+    case 9: c.maxPendingHosts = n; break;
+    default: c.feedTtlMs = n;
   }
 }
 

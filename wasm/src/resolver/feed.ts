@@ -4,6 +4,8 @@
 // wildcard ("*.suffix") or catch-all ("*") change, or a reset, bumps the cache
 // epoch so every entry is re-resolved.  The seq lives in the lease, so a
 // worker taking over an expired lease resumes where the previous owner stopped.
+// The lease also says whether the owner's feed is healthy: every worker reads it
+// each tick, and while it is, cached routes may live for feed_ttl_ms.
 import * as host from "../abi/host";
 import * as log from "./log";
 import { Status, BufferType } from "../abi/types";
@@ -44,6 +46,10 @@ export class ChangeFollower {
   lastOkAt: u64 = 0;
   /** Whether this worker's feed gauges show a follower's values (reset to 0 when it stops following). */
   reporting: bool = false;
+  /** As the leader: its last poll answered well and none has failed since. */
+  healthy: bool = false;
+  /** Any worker's view, refreshed every tick: a leader holds the lease and says its feed is healthy. */
+  feedTrusted: bool = false;
 
   constructor(public config: ResolverConfig, public workerId: u32) {}
 
@@ -54,12 +60,13 @@ export class ChangeFollower {
     const ttl = <u64>this.config.leaseTtlMs;
     if (lease.heldBy(this.workerId, now)) {
       this.leader = true;
-      if (lease.expiresAt - now < ttl / 2) {
-        this.leader = writeLease(new Lease(this.workerId, now + ttl, lease.seq), stored.cas);
+      if (lease.expiresAt - now < ttl / 2 || lease.feedHealthy != this.healthy) {
+        this.leader = writeLease(new Lease(this.workerId, now + ttl, lease.seq, this.healthy), stored.cas);
       }
     } else if (lease.vacant(now)) {
       this.leader = false;
-      if (writeLease(new Lease(this.workerId, now + ttl, lease.seq), stored.cas)) {
+      this.setHealthy(false);
+      if (writeLease(new Lease(this.workerId, now + ttl, lease.seq, false), stored.cas)) {
         // With cas 0 (first lease ever) two workers can both write; read back who won.
         this.leader = readLease().lease.owner == this.workerId;
         if (this.leader) {
@@ -70,9 +77,13 @@ export class ChangeFollower {
     } else {
       this.leader = false;
     }
+    this.feedTrusted = lease.feedTrusted(now) && (lease.owner != this.workerId || this.healthy);
     // A poll the host never answered (it must, at its timeout) is forgotten.
     const pollLimit = <u64>this.config.pollWaitMs + <u64>this.config.calloutTimeoutMs * 2 + 1000;
-    if (this.pollToken != 0 && now > this.pollStartedAt + pollLimit) this.pollToken = 0;
+    if (this.pollToken != 0 && now > this.pollStartedAt + pollLimit) {
+      this.pollToken = 0;
+      this.setHealthy(false);
+    }
     if (this.leader && this.pollToken == 0 && now >= this.nextPollAt) this.poll(lease.seq, now);
     this.reportLag(now);
   }
@@ -106,7 +117,20 @@ export class ChangeFollower {
     if (this.pollToken == 0) {
       log.warn("cannot call cluster \"" + this.config.resolverCluster + "\" for /changes");
       this.nextPollAt = now + <u64>this.config.pollRetryMs;
+      this.setHealthy(false);
     }
+  }
+
+  /**
+   * The leader's own view of its feed, published in the lease at the next tick
+   * (a failure) or with the seq it applied (a success). Logged when it flips.
+   */
+  setHealthy(healthy: bool): void {
+    if (healthy == this.healthy) return;
+    this.healthy = healthy;
+    if (!this.leader) return;
+    if (healthy) log.info("change feed healthy: cached routes live up to feed_ttl_ms");
+    else log.warn("change feed not healthy: cached routes live up to positive_ttl_ms from their lookup");
   }
 
   isPoll(token: u32): bool {
@@ -132,16 +156,18 @@ export class ChangeFollower {
         this.apply(batch.reset, batch.hosts, now);
         batchSeq = batch.seq;
         this.lastOkAt = now;
+        this.setHealthy(true);
         metrics.record(metrics.feedSeq, batchSeq);
         if (batch.reset) metrics.increment(metrics.feedResets);
         empty = !batch.reset && batch.hosts.length == 0;
         applied = true;
         // Apply first, then advance seq: a crash in between replays, never skips.
-        const next = new Lease(this.workerId, now + <u64>this.config.leaseTtlMs, batchSeq);
+        const next = new Lease(this.workerId, now + <u64>this.config.leaseTtlMs, batchSeq, this.healthy);
         if (!writeLease(next, stored.cas)) this.leader = false;
       }
     }
     if (!applied) {
+      this.setHealthy(false);
       log.warn("/changes failed (status " + decimal(status) + "); retrying in " + decimal(this.config.pollRetryMs) + " ms");
       this.nextPollAt = now + <u64>this.config.pollRetryMs;
       return;

@@ -1,9 +1,9 @@
 // The change-feed lease: one worker (across all nginx workers sharing the
 // shm zone) follows /changes at a time.  Stored at key "sb:lease", replaced
-// only with CAS.  Its bytes (u32 owner, u32 0, u64 expiresAt, u64 seq) are
-// described once, in wasm/README.md ("Shared data layout"), with the other keys
-// of this file; tests/filter/shared-layout.test.ts reads them back from the
-// built filter.
+// only with CAS.  Its bytes (u32 owner, u32 flags: LEASE_FEED_HEALTHY, u64
+// expiresAt, u64 seq) are described once, in wasm/README.md ("Shared data
+// layout"), with the other keys of this file; tests/filter/shared-layout.test.ts
+// reads them back from the built filter.
 //
 // Keeping `seq` in the lease lets a worker that takes over resume where the
 // previous owner stopped.  Pure code.
@@ -21,9 +21,15 @@ export const SEQ_UNKNOWN: u64 = 9007199254740991;
 export const WORKER_ID_KEY = "sb:wid";
 export const EPOCH_KEY = "sb:epoch";
 export const LEASE_SIZE: i32 = 24;
+export const LEASE_FEED_HEALTHY: u32 = 1;
 
 export class Lease {
-  constructor(public owner: u32, public expiresAt: u64, public seq: u64) {}
+  constructor(public owner: u32, public expiresAt: u64, public seq: u64, public feedHealthy: bool = false) {}
+
+  /** Whether every worker may trust the feed to invalidate cached routes: held, and healthy. */
+  feedTrusted(nowMs: u64): bool {
+    return this.feedHealthy && !this.vacant(nowMs);
+  }
 
   heldBy(worker: u32, nowMs: u64): bool {
     return this.owner == worker && nowMs < this.expiresAt;
@@ -37,7 +43,7 @@ export class Lease {
     const out = new ArrayBuffer(LEASE_SIZE);
     const p = changetype<usize>(out);
     store<u32>(p, this.owner);
-    store<u32>(p, 0, 4);
+    store<u32>(p, this.feedHealthy ? LEASE_FEED_HEALTHY : 0, 4);
     store<u64>(p, this.expiresAt, 8);
     store<u64>(p, this.seq, 16);
     return out;
@@ -47,7 +53,7 @@ export class Lease {
 export function decodeLease(buf: ArrayBuffer): Lease | null {
   if (buf.byteLength != LEASE_SIZE) return null;
   const p = changetype<usize>(buf);
-  return new Lease(load<u32>(p), load<u64>(p, 8), load<u64>(p, 16));
+  return new Lease(load<u32>(p), load<u64>(p, 8), load<u64>(p, 16), (load<u32>(p, 4) & LEASE_FEED_HEALTHY) != 0);
 }
 
 /**

@@ -6,7 +6,7 @@ import * as log from "./log";
 import { Action, BufferType } from "../abi/types";
 import { HeaderPair } from "../abi/headers";
 import { ResolverConfig, parseConfig, MAX_CONFIG_BYTES } from "./config";
-import { CacheEntry, EntryKind, hostKey, freshKindAt, decodeEntryAt, ENTRY_HEADER, HOST_KEY_PREFIX } from "./entry";
+import { CacheEntry, EntryKind, EntryFlags, hostKey, freshKindAt, decodeEntryAt, ENTRY_HEADER, HOST_KEY_PREFIX } from "./entry";
 import { StoredEntry, writeEntry, reserveEntry, readEpoch, allocateWorkerId } from "./cache";
 import { returnedPtr, returnedSize } from "../abi/memory";
 import { readResolveAnswer, MAX_RESOLVE_BYTES } from "./answers";
@@ -39,6 +39,8 @@ export class ResolverRoot extends RootContext {
   configured: bool = false;
   /** This worker's view of the cache epoch, refreshed every tick. */
   epoch: u32 = 0;
+  /** 0 while the change feed is trusted, else positive_ttl_ms: caps entries held by the feed (freshKindAt). */
+  feedDownTtlMs: u64 = 0;
   follower: ChangeFollower | null = null;
   /** Lookups in flight by host.  Answers find theirs by token with a scan:
    *  at most max_pending_hosts entries, and one map type less in the binary. */
@@ -73,6 +75,7 @@ export class ResolverRoot extends RootContext {
     metrics.defineMetrics();
     this.follower = new ChangeFollower(this.config, workerId);
     this.epoch = readEpoch(0, now);
+    this.feedDownTtlMs = <u64>config.positiveTtlMs; // until a tick has seen a healthy feed
     host.setTickPeriodMs(this.config.tickMs);
     this.configured = true;
     return true;
@@ -84,6 +87,7 @@ export class ResolverRoot extends RootContext {
     const now = host.nowMs();
     this.epoch = readEpoch(this.epoch, now);
     follower.tick(now);
+    this.feedDownTtlMs = follower.feedTrusted ? 0 : <u64>this.config.positiveTtlMs;
     this.abandonLostLookups(now);
   }
 
@@ -129,7 +133,7 @@ export class ResolverRoot extends RootContext {
     if (host.getSharedRaw(keyPtr, keySize)) {
       const vptr = returnedPtr();
       const vsize = returnedSize();
-      const kind = freshKindAt(vptr, vsize, now, this.epoch);
+      const kind = freshKindAt(vptr, vsize, now, this.epoch, this.feedDownTtlMs);
       if (kind == EntryKind.Found || (kind == EntryKind.Unavailable && vsize > <usize>ENTRY_HEADER)) {
         setBackendRaw(vptr + <usize>ENTRY_HEADER, vsize - <usize>ENTRY_HEADER);
         return Action.Continue;
@@ -235,10 +239,17 @@ export class ResolverRoot extends RootContext {
       const body = host.getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize);
       const answer = body !== null ? readResolveAnswer(Uint8Array.wrap(body)) : null;
       if (answer !== null) {
-        // A name's addresses hold for their TTL; the route itself for positive_ttl_ms
-        // (or until the change feed says otherwise).
+        // A name's addresses hold for their TTL; the route itself until the change
+        // feed invalidates it, with feed_ttl_ms as a safety net while the feed is
+        // healthy (then every change reaches the cache) and positive_ttl_ms otherwise.
         let ttl = <u64>this.config.positiveTtlMs;
-        if (answer.ttlMs >= 0 && <u64>answer.ttlMs < ttl) ttl = <u64>answer.ttlMs;
+        let flags: u8 = 0;
+        if (answer.ttlMs >= 0) {
+          if (<u64>answer.ttlMs < ttl) ttl = <u64>answer.ttlMs;
+        } else if (this.feedDownTtlMs == 0 && this.config.feedTtlMs > this.config.positiveTtlMs) {
+          ttl = <u64>this.config.feedTtlMs;
+          flags = EntryFlags.HeldByFeed;
+        }
         if (answer.addresses.length == 0) {
           log.warn("host " + lookup.host + ": backend " + answer.backend + " does not resolve" +
             (answer.error.length > 0 ? ": " + answer.error : ""));
@@ -246,7 +257,7 @@ export class ResolverRoot extends RootContext {
           metrics.increment(metrics.lookupsUnresolvable);
           return BAD_GATEWAY;
         }
-        writeEntry(lookup.key, new CacheEntry(EntryKind.Found, lookup.epoch, now + ttl, now, answer.addresses), lookup.cas);
+        writeEntry(lookup.key, new CacheEntry(EntryKind.Found, lookup.epoch, now + ttl, now, answer.addresses, flags), lookup.cas);
         metrics.increment(metrics.lookupsFound);
         return backendOf(answer.addresses);
       }
