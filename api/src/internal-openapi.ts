@@ -2,7 +2,39 @@
 // the route API and nginx's resolver filter (docs/internal-api.md explains it).
 // api/test/internal-openapi.test.ts calls every operation on the real service and
 // checks each answer against these schemas; tests/filter/contract.test.ts checks
-// the answers the filter's tests hand it against the same schemas.
+// the answers the filter's tests hand it against the same schemas, and
+// tests/nginx/harness.ts every answer its route API stand-in sends. The numbers
+// both sides rely on are in `internalLimits`; tests/filter/contract.test.ts checks
+// the built filter against them.
+import { MAX_ADDRESSES } from "./names.ts";
+import { MAX_WAIT_MS } from "./schemas.ts";
+
+/** The numbers of the contract (docs/internal-api.md, "Limits and constants"). */
+export const internalLimits = {
+  /** `addresses` holds at most this many (the API keeps the first of a name's addresses). */
+  maxAddresses: MAX_ADDRESSES,
+  /** A backend is refused beyond this many characters (api/src/backend.ts; the filter's MAX_BACKEND_TEXT). */
+  maxBackendLength: 512,
+  /** The longest address: "unix:" and a socket path of 107 bytes (sun_path with its NUL). */
+  maxAddressLength: 112,
+  /** A /changes page holds at most this many changes (RouteStore.changesSince). */
+  changesPage: 1000,
+  /** The longest a /changes long poll is held; a larger `wait` is cut to it. */
+  maxWaitMs: MAX_WAIT_MS,
+  /** The largest `since` the API accepts; the filter asks from it when it has no seq yet. */
+  maxSince: Number.MAX_SAFE_INTEGER,
+  /**
+   * The largest seq the filter reads in an answer: its JSON reader takes integers of at
+   * most 15 digits (wasm/src/resolver/json.ts). The API's seq, one per change, would need
+   * 10^15 changes to pass it.
+   */
+  maxSeqTheFilterReads: 999_999_999_999_999,
+  /** The filter treats a larger /resolve body as a failure. */
+  maxResolveBody: 64 * 1024,
+  /** The filter treats a larger /changes body as a failure. */
+  maxChangesBody: 1024 * 1024,
+} as const;
+
 const error = {
   type: "object",
   required: ["error", "message"],
@@ -10,8 +42,8 @@ const error = {
 };
 
 /** A backend or an address, in the grammar of tests/vectors/backends.json (shape only). */
-const backendShape = { type: "string", minLength: 3, maxLength: 512, pattern: "^(unix:/[A-Za-z0-9._/-]+|[a-z0-9.-]+:[1-9][0-9]{0,4}|\\[[0-9a-fA-F:.]+\\]:[1-9][0-9]{0,4})$" };
-const addressShape = { type: "string", maxLength: 512, pattern: "^(unix:/[A-Za-z0-9._/-]+|[0-9.]+:[1-9][0-9]{0,4}|\\[[0-9a-fA-F:.]+\\]:[1-9][0-9]{0,4})$" };
+const backendShape = { type: "string", minLength: 3, maxLength: internalLimits.maxBackendLength, pattern: "^(unix:/[A-Za-z0-9._/-]+|[a-z0-9.-]+:[1-9][0-9]{0,4}|\\[[0-9a-fA-F:.]+\\]:[1-9][0-9]{0,4})$" };
+const addressShape = { type: "string", maxLength: internalLimits.maxAddressLength, pattern: "^(unix:/[A-Za-z0-9._/-]+|[0-9.]+:[1-9][0-9]{0,4}|\\[[0-9a-fA-F:.]+\\]:[1-9][0-9]{0,4})$" };
 
 const resolution = {
   type: "object",
@@ -24,7 +56,7 @@ const resolution = {
     pattern: { type: "string", description: "The stored host that matched" },
     addresses: {
       type: "array",
-      maxItems: 8,
+      maxItems: internalLimits.maxAddresses,
       items: addressShape,
       description: "Where to connect, in order; never a name. Empty when the backend's name does not resolve.",
     },
@@ -46,7 +78,7 @@ const changesPage = {
       type: "object",
       required: ["seq", "changes"],
       additionalProperties: false,
-      properties: { seq: { type: "integer", minimum: 0 }, changes: { type: "array", maxItems: 1000, items: change } },
+      properties: { seq: { type: "integer", minimum: 0 }, changes: { type: "array", maxItems: internalLimits.changesPage, items: change } },
     },
     {
       type: "object",
@@ -83,8 +115,19 @@ export const internalOpenapi = {
       get: {
         summary: "What changed after `since` (a long poll with `wait`)",
         parameters: [
-          { name: "since", in: "query", required: true, schema: { type: "integer", minimum: 0 } },
-          { name: "wait", in: "query", schema: { type: "integer", minimum: 0, maximum: 30000 } },
+          {
+            name: "since",
+            in: "query",
+            required: true,
+            description: "The last seq the caller applied; beyond the last change (or older than the log keeps) the answer is a reset",
+            schema: { type: "integer", minimum: 0, maximum: internalLimits.maxSince },
+          },
+          {
+            name: "wait",
+            in: "query",
+            description: `How long to hold the request while nothing is new (ms); held at most ${internalLimits.maxWaitMs}`,
+            schema: { type: "integer", minimum: 0 },
+          },
         ],
         responses: {
           "200": json("A page of changes, or a reset", { $ref: "#/components/schemas/ChangesPage" }),

@@ -129,7 +129,11 @@ export class RouteStore {
     return result;
   }
 
-  /** Which route serves a normalized request host, per the match order in design.md. */
+  /**
+   * Which route serves a normalized request host: the exact host, then `*.<suffix>`
+   * from the most specific suffix, then `*` (candidatePatterns in hosts.ts; README.md,
+   * "Hosts"; tests/vectors/hosts.json).
+   */
   resolve(host: string): Resolution | undefined {
     for (const { pattern, match } of candidatePatterns(host)) {
       const backend = this.entries.get(pattern);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { internalOpenapi } from "../src/internal-openapi.ts";
+import { internalLimits, internalOpenapi } from "../src/internal-openapi.ts";
 import { post, servedRoutes, startTestService } from "./helpers.ts";
 
 type Operation = { responses: Record<string, { content?: Record<string, { schema: object }> }> };
@@ -77,4 +77,19 @@ test("every route of the internal listener is documented", (t) => {
     t.is(method, "GET", `${method} ${path}`);
     t.truthy(operation(template), `${method} ${path} is served but not in internal-openapi.ts`);
   }
+});
+
+test("the contract's page size and largest seq are the API's", async (t) => {
+  const s = await startTestService(t);
+  // One import of a page and one more route: one change each, in one transaction.
+  const lines = Array.from({ length: internalLimits.changesPage + 1 }, (_, i) => JSON.stringify({ host: `h${i}.example.com`, backend: "10.0.0.1:80" }));
+  const imported = await s.api("/entries/import", { method: "POST", body: lines.join("\n"), headers: { "Content-Type": "application/x-ndjson" } });
+  t.is(imported.status, 200, imported.text);
+  const first = (await s.internal("/changes?since=0")).json();
+  t.is(first.changes.length, internalLimits.changesPage, "a full page");
+  t.is(first.seq, internalLimits.changesPage, "the page's seq is its last change's");
+  t.is((await s.internal(`/changes?since=${first.seq}`)).json().changes.length, 1, "the rest from there");
+  // The filter's first poll (no seq yet) asks from the largest seq the API accepts: a reset at the head.
+  t.deepEqual((await s.internal(`/changes?since=${internalLimits.maxSince}`)).json(), { seq: internalLimits.changesPage + 1, reset: true });
+  t.is((await s.internal(`/changes?since=${internalLimits.maxSince + 1}`)).status, 400);
 });

@@ -2,7 +2,7 @@
 // behind the token, from the nginx of make run's configuration (its loopback
 // set_backend_metrics listener), counting the traffic just sent.
 import test from "ava";
-import { eventually, startEchoBackend, startSystem } from "./system.ts";
+import { until, startEchoBackend, startSystem } from "./system.ts";
 
 const sample = (text: string, series: string) => Number(text.split("\n").find((l) => l.startsWith(`${series} `))?.split(" ")[1]);
 
@@ -12,12 +12,12 @@ test("api.$DOMAIN/edge/metrics shows the edge's hits and misses, and needs the t
   t.is((await s.manage("POST", "/entries.json", { host: "counted.example.com", backend: app.address })).status, 201);
   // Once the change feed has announced the new route, it cannot drop the cache entry
   // the first request makes (that would make a second miss).
-  await eventually(async () => sample((await s.manage("GET", "/edge/metrics")).body, "set_backend_filter_feed_seq") >= 1, "the feed to apply the route", 20_000);
+  await until(async () => sample((await s.manage("GET", "/edge/metrics")).body, "set_backend_filter_feed_seq") >= 1, "the feed to apply the route", 20_000);
   for (let i = 0; i < 5; i++) t.is((await s.request("counted.example.com")).status, 200);
 
   t.is((await s.manage("GET", "/edge/metrics", undefined, false)).status, 401);
   let text = "";
-  await eventually(async () => {
+  await until(async () => {
     const reply = await s.manage("GET", "/edge/metrics");
     text = reply.body;
     return reply.status === 200 && sample(text, "set_backend_filter_lookups_found_total") === 1;

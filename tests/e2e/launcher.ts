@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ExecutionContext } from "ava";
-import { freePort } from "../nginx/harness.ts";
-import { API_HOST, eventually, requireBuilt, send, type Reply } from "./system.ts";
+import { freePort } from "../lib/net.ts";
+import { API_HOST, until, requireBuilt, send, type Reply } from "./system.ts";
 
 export interface Launcher {
   child: ChildProcess;
@@ -85,14 +85,14 @@ export async function startLauncher(t: ExecutionContext, env: Record<string, str
     },
     async waitForOutput(pattern, what, ms = 20_000) {
       let match: RegExpMatchArray | null = null;
-      await eventually(async () => (match = pattern.exec(output)) !== null, what, ms);
+      await until(async () => (match = pattern.exec(output)) !== null, what, ms);
       return match!;
     },
   };
   try {
     // nginx's pid file too: the answer must come through this launcher's nginx.
     const up = async () => existsSync(join(stateDir, "nginx.pid")) && (await send(port, API_HOST, "/healthz")).status === 200;
-    await eventually(up, "make run to answer", 40_000);
+    await until(up, "make run to answer", 40_000);
   } catch (error) {
     throw new Error(`${(error as Error).message}; make run said:\n${output}`);
   }

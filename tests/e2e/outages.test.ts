@@ -1,6 +1,6 @@
 // What happens when parts of the system go away.
 import test from "ava";
-import { startEchoBackend, startSystem } from "./system.ts";
+import { startEchoBackend, startSystem, until } from "./system.ts";
 
 test.serial("with the API down, cached hosts keep routing and others get the 503 page", async (t) => {
   const s = await startSystem(t);
@@ -28,12 +28,8 @@ test.serial("with the API down, cached hosts keep routing and others get the 503
 
   await s.startApi();
   // Once the API is back, the host resolves again (after the short error TTL).
-  let status = 0;
-  for (let i = 0; i < 100 && status !== 200; i++) {
-    status = (await s.request("uncached.example.com")).status;
-    if (status !== 200) await new Promise((r) => setTimeout(r, 100));
-  }
-  t.is(status, 200);
+  await until(async () => (await s.request("uncached.example.com")).status === 200, "the host to resolve again", 10_000, 100);
+  t.is((await s.request("uncached.example.com")).status, 200);
 });
 
 test.serial("after a restart of everything the routes are still there", async (t) => {

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import test from "ava";
 import { nextDelay, Restarter, type Backoff } from "../../scripts/restarter.ts";
-import { eventually } from "./system.ts";
+import { until } from "./system.ts";
 
 const backoff: Backoff = { firstMs: 50, maxMs: 200, stableMs: 60_000 };
 
@@ -22,7 +22,7 @@ test("a child that keeps exiting is restarted with backoff until stop()", async 
   const lines: string[] = [];
   let restarts = 0;
   const restarter = new Restarter("child", start(), start, (line) => lines.push(line), () => restarts++, backoff);
-  await eventually(async () => restarts >= 4, "four restarts", 20_000);
+  await until(async () => restarts >= 4, "four restarts", 20_000);
   await restarter.stop("SIGTERM");
   const seen = restarts;
   await sleep(500);

@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test, { type ExecutionContext } from "ava";
 import { defaultRuntimeDir } from "../../scripts/runtime-dir.ts";
-import { freePort } from "../nginx/harness.ts";
+import { freePort } from "../lib/net.ts";
 import { alive, probe, startLauncher, type Launcher } from "./launcher.ts";
 import { slowDownload, startDownloadSource } from "./streams.ts";
-import { eventually, send, startEchoBackend } from "./system.ts";
+import { until, send, startEchoBackend } from "./system.ts";
 
 /** What workers open at request time lives where they can reach it, with STATE_DIR private. */
 async function workersReachWhatTheyOpen(t: ExecutionContext, run: Launcher): Promise<void> {
@@ -25,7 +25,7 @@ async function workersReachWhatTheyOpen(t: ExecutionContext, run: Launcher): Pro
   // worker: 64 MiB is well beyond what socket buffers and nginx's memory buffers hold.
   const big = await startDownloadSource(t, 64 * 1024 * 1024);
   await run.manage("POST", "/entries.json", { host: "big.host.com", backend: big.address });
-  const backendDone = () => eventually(async () => big.finished === 1, "the backend to have sent the whole response", 20_000);
+  const backendDone = () => until(async () => big.finished === 1, "the backend to have sent the whole response", 20_000);
   t.deepEqual(await slowDownload(run.port, "big.host.com", backendDone), { status: 200, bytes: big.bytes, sha256: big.sha256 });
   await run.waitForOutput(/an upstream response is buffered to a temporary file/, "nginx to say it used a temporary file");
 }
@@ -79,7 +79,7 @@ test.serial("a route API killed with SIGKILL is restarted while cached hosts kee
   process.kill(firstPid, "SIGKILL");
   const back = await run.waitForOutput(/route API is back \(pid (\d+)\)/, "the API to be restarted", 30_000);
   t.not(Number(back[1]), firstPid);
-  await eventually(async () => (await send(run.port, "api.localhost", "/healthz")).status === 200, "the API to answer", 20_000);
+  await until(async () => (await send(run.port, "api.localhost", "/healthz")).status === 200, "the API to answer", 20_000);
   const downMs = Date.now() - killedAt;
   outage = false;
   await traffic;
@@ -90,7 +90,7 @@ test.serial("a route API killed with SIGKILL is restarted while cached hosts kee
 
   // The restarted API serves nginx: a host it never saw before is routed.
   await run.manage("POST", "/entries.json", { host: "new.example.com", backend: app.address });
-  await eventually(async () => (await send(run.port, "new.example.com", "/")).status === 200, "a new host to be routed", 20_000);
+  await until(async () => (await send(run.port, "new.example.com", "/")).status === 200, "a new host to be routed", 20_000);
   t.pass();
 });
 

@@ -1,7 +1,6 @@
 // The whole system for end-to-end tests: the real route API process, Debian's
 // nginx with the module and the resolver filter, configured from the same
 // template as `make run`, and backend HTTP servers — all on loopback.
-import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -10,18 +9,16 @@ import { join } from "node:path";
 import type { ExecutionContext } from "ava";
 import { socketPathOf, startService, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
 import { defaultFilter, defaultModule, writeNginxConf } from "../../scripts/nginx-conf.ts";
-import { freePort } from "../nginx/harness.ts";
+import { freePort, send, type Reply } from "../lib/net.ts";
+import { spawnNginx, type NginxProcess } from "../lib/nginx.ts";
+
+// The helpers every suite shares (tests/lib/), for the e2e tests.
+export { send, type Reply } from "../lib/net.ts";
+export { until } from "../lib/wait.ts";
 
 export const TOKEN = "e2e-token-0123456789abcdef";
 export const DOMAIN = "localhost";
 export const API_HOST = `api.${DOMAIN}`;
-
-export interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  json(): any;
-}
 
 export interface System {
   stateDir: string;
@@ -45,27 +42,6 @@ export function requireBuilt(): void {
   }
 }
 
-export function send(
-  port: number,
-  host: string,
-  path = "/",
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: "127.0.0.1", port, path, method: init.method ?? "GET", headers: { Host: host, ...init.headers }, agent: false },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) }));
-      },
-    );
-    req.on("error", reject);
-    req.end(init.body);
-  });
-}
-
 /** Sends raw bytes (for Host headers no HTTP client would send) and returns the status line's code and the rest. */
 export function sendRaw(port: number, request: string | Buffer): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -83,18 +59,6 @@ export function sendRaw(port: number, request: string | Buffer): Promise<{ statu
 
 function readIfExists(path: string): string {
   return existsSync(path) ? readFileSync(path, "latin1") : "";
-}
-
-function waitUntil(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const attempt = async () => {
-      if (await check().catch(() => false)) return resolve();
-      if (Date.now() > until) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(attempt, 50);
-    };
-    attempt();
-  });
 }
 
 export interface SystemOptions {
@@ -115,8 +79,9 @@ export async function startSystem(t: ExecutionContext, options: SystemOptions = 
   const metricsPort = await freePort();
   const apiOptions = { stateDir, token: TOKEN, env: { API_LISTEN: `127.0.0.1:${apiPort}`, DOMAIN, EDGE_METRICS_URL: `http://127.0.0.1:${metricsPort}/metrics`, ...options.apiEnv }, inheritEnv: true };
   let api = await startService(apiOptions);
-  let nginx: ChildProcess | undefined;
-  let output = "";
+  let nginx: NginxProcess | undefined;
+  // What earlier nginx processes of this system wrote (a test may stop and start nginx).
+  let earlierOutput = "";
 
   const system: System = {
     stateDir,
@@ -124,7 +89,7 @@ export async function startSystem(t: ExecutionContext, options: SystemOptions = 
     get api() {
       return api;
     },
-    nginxOutput: () => output + readIfExists(join(stateDir, "access.log")),
+    nginxOutput: () => earlierOutput + (nginx?.output() ?? "") + readIfExists(join(stateDir, "access.log")),
     request: (host, path, init) => send(port, host, path, init),
     manage(method, path, body, auth = true) {
       const headers: Record<string, string> = auth ? { Authorization: `Bearer ${TOKEN}` } : {};
@@ -138,11 +103,7 @@ export async function startSystem(t: ExecutionContext, options: SystemOptions = 
       api = await startService(apiOptions);
     },
     async stopNginx() {
-      if (!nginx || nginx.exitCode !== null) return;
-      const exited = new Promise((r) => nginx!.once("exit", r));
-      // TERM: fast shutdown. (QUIT waits for the filter's change-feed long-poll to end.)
-      nginx.kill("SIGTERM");
-      await exited;
+      await nginx?.stop();
     },
     async startNginx() {
       const args = writeNginxConf({
@@ -156,15 +117,8 @@ export async function startSystem(t: ExecutionContext, options: SystemOptions = 
         backendTimeout: options.backendTimeout,
         seedProxyPass: options.seedProxyPass,
       });
-      nginx = spawn("/usr/sbin/nginx", args, { stdio: ["ignore", "pipe", "pipe"] });
-      nginx.stdout!.on("data", (d: Buffer) => (output += d));
-      nginx.stderr!.on("data", (d: Buffer) => (output += d));
-      const started = nginx;
-      try {
-        await waitUntil(async () => started.exitCode === null && (await send(port, API_HOST, "/healthz")).status === 200, "nginx to answer");
-      } catch (error) {
-        throw new Error(`${(error as Error).message} (nginx ${started.exitCode === null ? "running" : `exited ${started.exitCode}`}):\n${output}`);
-      }
+      earlierOutput += nginx?.output() ?? "";
+      nginx = await spawnNginx({ args, ready: async () => (await send(port, API_HOST, "/healthz")).status === 200, readyMs: 20_000 });
     },
   };
   t.teardown(async () => {
@@ -203,11 +157,4 @@ export async function startEchoBackend(t: ExecutionContext, name: string): Promi
   backend.close = () => new Promise((r) => (server.closeAllConnections(), server.close(() => r())));
   t.teardown(() => backend.close());
   return backend;
-}
-
-/** Polls `check` until it holds; returns the milliseconds it took (reported, never asserted). */
-export async function eventually(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<number> {
-  const started = Date.now();
-  await waitUntil(check, what, ms);
-  return Date.now() - started;
 }

@@ -11,7 +11,7 @@ import http from "node:http";
 import net from "node:net";
 import test, { type ExecutionContext } from "ava";
 import { startEventSource, startUploadSink, type UploadSink } from "./streams.ts";
-import { eventually, startEchoBackend, startSystem, type System } from "./system.ts";
+import { until, startEchoBackend, startSystem, type System } from "./system.ts";
 import { connectWebSocket, startWebSocketEcho } from "./websocket.ts";
 
 const MiB = 1024 * 1024;
@@ -47,7 +47,7 @@ function upload(t: ExecutionContext, s: System, sink: UploadSink, host: string, 
     const send = async () => {
       req.write(body.subarray(0, MiB));
       // With request buffering on, nginx would hold everything until the last byte.
-      const ms = await eventually(async () => sink.bytesSoFar > 0, "the backend to receive the upload's start while it is still being sent", 15_000);
+      const ms = await until(async () => sink.bytesSoFar > 0, "the backend to receive the upload's start while it is still being sent", 15_000);
       t.log(`${host}: the backend had the first bytes ${ms} ms after the first MiB was written`);
       for (let at = MiB; at < body.length; at += MiB) {
         if (!req.write(body.subarray(at, at + MiB))) await new Promise((r) => req.once("drain", r));
@@ -87,11 +87,11 @@ async function serverSentEvents(t: ExecutionContext, s: System): Promise<void> {
   });
   res.on("end", () => (ended = true));
   for (let i = 1; i <= count; i++) {
-    await eventually(async () => events.length >= i, `event ${i} to reach the client before event ${i + 1} is sent`, 15_000);
+    await until(async () => events.length >= i, `event ${i} to reach the client before event ${i + 1} is sent`, 15_000);
     t.is(source.sent, i, `event ${i} arrived while the backend had sent only ${i}`);
     source.release();
   }
-  await eventually(async () => ended, "the event stream to end", 15_000);
+  await until(async () => ended, "the event stream to end", 15_000);
   t.deepEqual(events, ["id: 1\ndata: event 1", "id: 2\ndata: event 2", "id: 3\ndata: event 3", "id: 4\ndata: event 4"]);
 }
 
@@ -152,6 +152,6 @@ test.serial("the balancer form: a streamed upload to a name whose first address 
   const result = await upload(t, s, sink, "retry.example.com", body);
   t.deepEqual(result, { bytes: body.length, sha256: createHash("sha256").update(body).digest("hex") });
   const refused = /connect\(\) failed \(111: Connection refused\) while connecting to upstream.*127\.0\.0\.9/;
-  await eventually(async () => refused.test(s.nginxOutput()), "nginx to log the refused first address");
+  await until(async () => refused.test(s.nginxOutput()), "nginx to log the refused first address");
   t.pass();
 });

@@ -56,6 +56,13 @@ export function nameAnswer(host: string, backend: string, addresses: string[], t
   };
 }
 
+/** The route API's answer for a host without a route (404) or one that is not a DNS name (400). */
+export function errorAnswer(status: 404 | 400, host = "the host"): HttpCallAnswer {
+  const [error, message] = status === 404 ? ["not_found", `no route for ${host}`] : ["invalid_host", `${host} is not a DNS name`];
+  return { status, headers: [["content-type", "application/json"]], body: JSON.stringify({ error, message }) };
+}
+
+/** A /changes page: `hosts` changed (put), the last one at `seq`. */
 export function changesAnswer(seq: number, hosts: string[]): HttpCallAnswer {
   return {
     status: 200,

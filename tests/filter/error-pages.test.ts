@@ -3,8 +3,8 @@
 // nginx's own 502/504 pages: application/json → JSON, text/plain → text,
 // anything else → HTML. Real host (host/node), built filter.
 import test from "ava";
-import { SharedData, header, onlyCall, outcomeOf, request, resolveAnswer, worker, type Pairs } from "./_harness.ts";
-import type { FilterHost, Outcome } from "../../host/node/index.js";
+import { SharedData, errorAnswer, header, onlyCall, outcomeOf, request, resolveAnswer, worker, type Pairs } from "./_harness.ts";
+import type { FilterHost, HttpCallAnswer, Outcome } from "../../host/node/index.js";
 
 type Page = NonNullable<Outcome["localResponse"]>;
 
@@ -16,7 +16,7 @@ const VARIANTS: { name: string; accept: Pairs; type: string }[] = [
 ];
 
 /** A request for `host` that misses, answered by the route API with `answer` (null: the call failed). */
-function answered(w: FilterHost, host: string, accept: Pairs, answer: { status: number } | null): Page {
+function answered(w: FilterHost, host: string, accept: Pairs, answer: HttpCallAnswer | null): Page {
   const miss = request(w, host, accept);
   const out = outcomeOf(w.deliverHttpCallResponse(onlyCall(miss).token, answer), miss.id);
   if (out?.localResponse === undefined) throw new Error(`no local response: ${JSON.stringify(out)}`);
@@ -33,7 +33,7 @@ for (const v of VARIANTS) {
   test(`404 for an unknown host, ${v.name}`, (t) => {
     const w = worker(new SharedData(), { negative_ttl_ms: 2000 });
     // The first request waits for the API's answer (delivered from the root context) ...
-    const first = answered(w, "nobody.example.com", v.accept, { status: 404 });
+    const first = answered(w, "nobody.example.com", v.accept, errorAnswer(404));
     // ... later ones are answered from the cached 404 in on_request_headers.
     const cached = request(w, "nobody.example.com", v.accept);
     t.deepEqual(cached.httpCalls, []);
@@ -86,23 +86,23 @@ for (const v of VARIANTS) {
 
 test("the host in the text and JSON pages is the normalized one", (t) => {
   const w = worker(new SharedData());
-  const page = answered(w, "Bücher.Example.COM.:8080", [["accept", "application/json"]], { status: 404 });
+  const page = answered(w, "Bücher.Example.COM.:8080", [["accept", "application/json"]], errorAnswer(404));
   t.is(JSON.parse(page.body).host, "xn--bcher-kva.example.com");
-  const text = answered(w, "ÉTÉ.example.com", [["accept", "text/plain"]], { status: 404 });
+  const text = answered(w, "ÉTÉ.example.com", [["accept", "text/plain"]], errorAnswer(404));
   t.is(text.body, "404 Not Found: there is no site at xn--t-9fab.example.com\n");
 });
 
 test("a configured HTML page is used for HTML only; JSON and text stay fixed", (t) => {
   const w = worker(new SharedData(), { not_found_page: "<p>custom {host}</p>", unavailable_page: "<p>down {host}</p>" });
-  t.is(answered(w, "a.example.com", [], { status: 404 }).body, "<p>custom a.example.com</p>");
-  t.is(answered(w, "b.example.com", [["accept", "text/plain"]], { status: 404 }).body, "404 Not Found: there is no site at b.example.com\n");
+  t.is(answered(w, "a.example.com", [], errorAnswer(404)).body, "<p>custom a.example.com</p>");
+  t.is(answered(w, "b.example.com", [["accept", "text/plain"]], errorAnswer(404)).body, "404 Not Found: there is no site at b.example.com\n");
   t.is(answered(w, "c.example.com", [], null).body, "<p>down c.example.com</p>");
   t.is(JSON.parse(answered(w, "d.example.com", [["accept", "application/json"]], null).body).error, "service_unavailable");
 });
 
 test("JSON wins over text when both are accepted, as in nginx's map", (t) => {
   const w = worker(new SharedData());
-  const page = answered(w, "both.example.com", [["accept", "text/plain, application/json"]], { status: 404 });
+  const page = answered(w, "both.example.com", [["accept", "text/plain, application/json"]], errorAnswer(404));
   t.is(header(page.headers, "content-type"), "application/json");
 });
 
@@ -112,7 +112,7 @@ test("every request waiting on one lookup gets its own variant", (t) => {
   const json = request(w, "shared.example.com", [["accept", "application/json"]]);
   const text = request(w, "shared.example.com", [["accept", "text/plain"]]);
   t.deepEqual(json.httpCalls, [], "joined the first request's lookup");
-  const out = w.deliverHttpCallResponse(onlyCall(html).token, { status: 404 });
+  const out = w.deliverHttpCallResponse(onlyCall(html).token, errorAnswer(404));
   t.is(header(outcomeOf(out, html.id)!.localResponse!.headers, "content-type"), "text/html; charset=utf-8");
   t.is(header(outcomeOf(out, json.id)!.localResponse!.headers, "content-type"), "application/json");
   t.is(outcomeOf(out, text.id)!.localResponse!.body, "404 Not Found: there is no site at shared.example.com\n");

@@ -5,7 +5,7 @@
 // Build first: npx asc --config asconfig.json --target release; host/node built.
 import test from "ava";
 import {
-  FilterHost, SharedData, T0, changesAnswer, header, nameAnswer, onlyCall, outcomeOf, request, resolveAnswer, wasm, worker,
+  FilterHost, SharedData, T0, changesAnswer, errorAnswer, header, nameAnswer, onlyCall, outcomeOf, request, resolveAnswer, wasm, worker,
 } from "./_harness.ts";
 
 const ROOT = 1;
@@ -69,7 +69,7 @@ test("concurrent misses for one host make one call; every waiter resumes", (t) =
 test("an unknown host gets the 404 page, cached for the negative TTL", (t) => {
   const w = worker(new SharedData(), { negative_ttl_ms: 2000 });
   const miss = request(w, "nobody.example.com");
-  const delivered = w.deliverHttpCallResponse(onlyCall(miss).token, { status: 404, body: '{"error":"not found"}' });
+  const delivered = w.deliverHttpCallResponse(onlyCall(miss).token, errorAnswer(404, "nobody.example.com"));
   const page = outcomeOf(delivered, miss.id)?.localResponse;
   t.is(page?.status, 404);
   t.true(page?.body.includes("nobody.example.com"));
@@ -118,7 +118,7 @@ test("with the route API failing, a known host keeps its stale backend; an unkno
 test("a host the route API refuses (400) gets the 404 page, not a 503", (t) => {
   const w = worker(new SharedData());
   const miss = request(w, "refused.example.com");
-  const out = w.deliverHttpCallResponse(onlyCall(miss).token, { status: 400, body: '{"error":"not a DNS name"}' });
+  const out = w.deliverHttpCallResponse(onlyCall(miss).token, errorAnswer(400, "refused.example.com"));
   t.is(outcomeOf(out, miss.id)?.localResponse?.status, 404);
   const limited = request(w, "limited.example.com");
   const busy = w.deliverHttpCallResponse(onlyCall(limited).token, { status: 429 });
@@ -135,7 +135,7 @@ test("an answer without a valid backend is a failure, not a cache entry", (t) =>
 test("error pages come from the configuration, with the host escaped", (t) => {
   const w = worker(new SharedData(), { not_found_page: "<p>No {host} here &amp; {host}</p>" });
   const miss = request(w, "x-y.example.com");
-  const out = w.deliverHttpCallResponse(onlyCall(miss).token, { status: 404 });
+  const out = w.deliverHttpCallResponse(onlyCall(miss).token, errorAnswer(404));
   t.is(outcomeOf(out, miss.id)?.localResponse?.body, "<p>No x-y.example.com here &amp; x-y.example.com</p>");
 });
 
@@ -311,7 +311,7 @@ test("the filter counts lookups, their duration and stale answers as proxy-wasm 
   w.setTimeMs(T0 + 7);
   w.deliverHttpCallResponse(onlyCall(found).token, resolveAnswer("a.example.com", "10.0.0.1:80"));
   const unknown = request(w, "unknown.example.com");
-  w.deliverHttpCallResponse(onlyCall(unknown).token, { status: 404, body: "{}" });
+  w.deliverHttpCallResponse(onlyCall(unknown).token, errorAnswer(404));
   const broken = request(w, "broken.example.com");
   w.deliverHttpCallResponse(onlyCall(broken).token, nameAnswer("broken.example.com", "x.invalid:80", [], 1000, "no"));
   // The entry expires and the route API fails: the stale backend is served, and counted.

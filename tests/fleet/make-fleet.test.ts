@@ -11,7 +11,7 @@ import { request } from "../../api/test/fixtures/service-process.ts";
 import { requireBuilt, until } from "../lib/edge.ts";
 import { requireEtcd } from "../lib/etcd-cluster.ts";
 import { startBackend } from "../lib/fleet.ts";
-import { freePort, send } from "../lib/net.ts";
+import { canConnect, freePort, send } from "../lib/net.ts";
 
 function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -29,12 +29,7 @@ async function freePair(taken: number[]): Promise<number> {
   }
 }
 
-const refused = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => (socket.destroy(), resolve(false)));
-    socket.once("error", () => resolve(true));
-  });
+const refused = async (port: number) => !(await canConnect(port));
 
 test("make fleet: etcd and two edges, labelled output, SIGINT stops everything", async (t) => {
   t.timeout(180_000);

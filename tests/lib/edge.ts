@@ -2,14 +2,14 @@
 // etcd mode (its LMDB replica in its own state directory) and Debian's nginx
 // with the module and the filter, configured from the same template as
 // `make run` and `make fleet`. All on loopback.
-import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { request, socketPathOf, startService, type Response, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
 import { defaultFilter, defaultModule, writeNginxConf } from "../../scripts/nginx-conf.ts";
 import { freePort, send, type Reply } from "./net.ts";
+import { spawnNginx, type NginxProcess } from "./nginx.ts";
+import { until as pollUntil } from "./wait.ts";
 
 export const TOKEN = "fleet-token-0123456789abcdef";
 export const DOMAIN = "localhost";
@@ -78,8 +78,7 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
     keepLogs: options.keepLogs ?? true,
   };
   let api = await startService(apiOptions);
-  let nginx: ChildProcess | undefined;
-  let output = "";
+  let nginx: NginxProcess | undefined;
 
   const edge: Edge = {
     name: options.name,
@@ -106,15 +105,11 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       api = await startService(apiOptions);
     },
     async stop() {
-      if (nginx && nginx.exitCode === null) {
-        const exited = new Promise((r) => nginx!.once("exit", r));
-        nginx.kill("SIGTERM");
-        await exited;
-      }
+      await nginx?.stop();
       await api.kill();
       rmSync(stateDir, { recursive: true, force: true });
     },
-    output: () => `${api.recentOutput()}\n${output}`,
+    output: () => `${api.recentOutput()}\n${nginx?.output() ?? ""}`,
   };
 
   if (options.nginx !== false) {
@@ -128,36 +123,19 @@ export async function startEdge(options: EdgeOptions): Promise<Edge> {
       resolverSocket: socketPathOf(api.internal),
       accessLog: join(stateDir, "access.log"),
     });
-    nginx = spawn("/usr/sbin/nginx", args, { stdio: ["ignore", "pipe", "pipe"] });
-    nginx.stdout!.on("data", (d: Buffer) => (output = (output + d).slice(-8192)));
-    nginx.stderr!.on("data", (d: Buffer) => (output = (output + d).slice(-8192)));
-    const until = Date.now() + 30_000;
-    for (;;) {
-      const up = await send(port, `api.${DOMAIN}`, "/healthz").then((r) => r.status === 200, () => false);
-      if (up) break;
-      if (Date.now() > until || nginx.exitCode !== null) {
-        await edge.stop();
-        throw new Error(`nginx of ${options.name} did not answer:\n${output}`);
-      }
-      await sleep(100);
+    try {
+      nginx = await spawnNginx({ args, ready: async () => (await send(port, `api.${DOMAIN}`, "/healthz")).status === 200 });
+    } catch (error) {
+      await edge.stop();
+      throw new Error(`nginx of ${options.name} did not answer: ${(error as Error).message}`);
     }
   }
   return edge;
 }
 
-/** Polls `check` until it holds, for up to `ms`; returns the milliseconds it took. */
-export async function until(check: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<number> {
-  const started = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await check()) return Date.now() - started;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() - started > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ""}`);
-    await sleep(50);
-  }
+/** `until` (tests/lib/wait.ts) with the fleet's patience: etcd may be electing a leader. */
+export function until(check: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<number> {
+  return pollUntil(check, what, ms);
 }
 
 /** The backend an edge's nginx routes `host` to, from the echo of a backend (see startEchoBackend), or the status. */

@@ -5,9 +5,9 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { ETCD, ETCDCTL, etcdMembers, type EtcdMember } from "../../scripts/etcd-members.ts";
 import { freePort } from "./net.ts";
+import { until } from "./wait.ts";
 
 export interface EtcdCluster {
   dir: string;
@@ -98,18 +98,15 @@ export async function startEtcdCluster(size = 3, options: ClusterOptions = {}): 
       return index;
     },
     async waitHealthy(ms = 60_000) {
-      const until = Date.now() + ms;
-      let last = "";
-      while (Date.now() < until) {
-        try {
-          cluster.ctl("get", "--consistency=l", "health-probe");
-          return;
-        } catch (error) {
-          last = (error as Error).message;
-        }
-        await sleep(200);
+      const healthy = () => {
+        cluster.ctl("get", "--consistency=l", "health-probe"); // throws until a quorum answers
+        return true;
+      };
+      try {
+        await until(healthy, "etcd to become healthy", ms, 200);
+      } catch (error) {
+        throw new Error(`${(error as Error).message}\n${output.join("\n---\n")}`);
       }
-      throw new Error(`etcd did not become healthy in ${ms} ms: ${last}\n${output.join("\n---\n")}`);
     },
     async stop() {
       await Promise.all(members.map((_, i) => cluster.kill(i)));

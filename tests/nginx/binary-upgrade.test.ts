@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  NGINX, cleanup, config, freePort, get, requireModule, startBackend, tempDir, testFilter, type Backend,
+  NGINX, cleanup, config, freePort, get, requireModule, startBackend, tempDir, testFilter, until, type Backend,
 } from "./harness.ts";
 
 let dir = "";
@@ -13,14 +13,6 @@ let port = 0;
 let backend: Backend;
 
 const pidOf = (file: string) => Number(readFileSync(join(dir, file), "utf8").trim());
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function alive(pid: number): boolean {
   try {

@@ -1,17 +1,19 @@
 // Starts Debian's real nginx (/usr/sbin/nginx) with this project's module in a
 // temporary prefix, on 127.0.0.1 ports, plus the small Node servers the tests route
 // to. Helpers only; the tests are in *.test.ts beside this file.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import binaryen from "binaryen";
+import { contractViolation } from "../lib/internal-contract.ts";
+import { canConnect, request, type Reply } from "../lib/net.ts";
+import { NGINX, spawnNginx } from "../lib/nginx.ts";
+import { until } from "../lib/wait.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-export const NGINX = process.env.NGINX_BIN ?? "/usr/sbin/nginx";
 export const MODULE = process.env.SET_BACKEND_MODULE ?? join(root, "build/modules/ngx_http_set_backend.so");
 
 export function requireModule(): void {
@@ -40,8 +42,10 @@ export function testFilter(dir: string): string {
   return path;
 }
 
-// One definition of a free loopback port for every test (tests/lib/net.ts).
-export { freePort } from "../lib/net.ts";
+// The helpers every suite shares (tests/lib/), for the nginx tests.
+export { freePort, request, type Reply } from "../lib/net.ts";
+export { until } from "../lib/wait.ts";
+export { NGINX } from "../lib/nginx.ts";
 
 /** nginx.conf around `http` (the body of the http{} block). */
 export function config(dir: string, httpBody: string, opts: { workers?: number } = {}): string {
@@ -78,16 +82,6 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-/** Polls `check` every 50 ms until it holds; throws after `ms`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 function workerPids(masterPid: number): number[] {
   const r = spawnSync("pgrep", ["-P", String(masterPid)], { encoding: "utf8" });
   return r.stdout.split("\n").filter(Boolean).map(Number);
@@ -97,35 +91,28 @@ function workerPids(masterPid: number): number[] {
 export async function startNginx(dir: string, conf: string, port: number): Promise<Nginx> {
   const file = join(dir, "nginx.conf");
   writeFileSync(file, conf);
-  const child: ChildProcess = spawn(NGINX, ["-p", dir, "-c", file, "-g", "daemon off; master_process on;"], {
-    stdio: ["ignore", "inherit", "inherit"],
+  const nginx = await spawnNginx({
+    args: ["-p", dir, "-c", file, "-g", "daemon off; master_process on;"],
+    ready: () => canConnect(port),
+    readyMs: 10_000,
+    explain: () => readLog(dir),
   });
-  let exited = false;
-  child.on("exit", () => (exited = true));
-  await waitFor(async () => {
-    if (exited) throw new Error(`nginx exited at start:\n${readLog(dir)}`);
-    return canConnect(port);
-  }, "nginx to listen");
+  const master = nginx.child.pid!;
   return {
     dir,
     errorLog: () => readLog(dir),
-    workers: () => workerPids(child.pid!),
+    workers: () => workerPids(master),
     async reload() {
-      const before = workerPids(child.pid!);
+      const before = workerPids(master);
       const r = spawnSync(NGINX, ["-p", dir, "-c", file, "-s", "reload"], { encoding: "utf8" });
       if (r.status !== 0) throw new Error(`reload failed: ${r.stderr}`);
       // New workers exist once none of the old ones is among the master's children.
-      await waitFor(() => {
-        const now = workerPids(child.pid!);
+      await until(() => {
+        const now = workerPids(master);
         return now.length > 0 && now.every((p) => !before.includes(p));
       }, "new workers after reload");
     },
-    async stop() {
-      if (exited) return;
-      const done = new Promise((r) => child.on("exit", r));
-      child.kill("SIGTERM");
-      await done;
-    },
+    stop: () => nginx.stop(),
   };
 }
 
@@ -135,14 +122,6 @@ function readLog(dir: string): string {
   } catch {
     return "";
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, "127.0.0.1");
-    s.on("connect", () => (s.destroy(), resolve(true)));
-    s.on("error", () => resolve(false));
-  });
 }
 
 /** A backend that answers with what it saw; it records each request's client port. */
@@ -192,23 +171,58 @@ export async function startApi(dir: string, answer: () => string): Promise<Api> 
   return { socket, hits, connections: () => connections, close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))) };
 }
 
-export interface Reply {
+/** What a route API stand-in answers to one call. */
+export interface Answer {
   status: number;
-  headers: http.IncomingHttpHeaders;
   body: string;
+}
+
+/**
+ * A stand-in for the route API's internal listener (`/resolve`, `/changes`) on a
+ * unix socket, for tests that need answers the real API cannot be made to give
+ * (a slow one, a failing one). Every answer is checked against the internal API's
+ * contract before it is sent: one the real API could not give is replaced by a 500
+ * and recorded in `violations`, which the test checks is empty after each test,
+ * so the filter is never tested against a made-up API.
+ */
+export interface RouteApiStandIn {
+  socket: string;
+  violations: string[];
+  close(): Promise<void>;
+}
+
+export async function startRouteApiStandIn(
+  dir: string,
+  answer: (path: string) => Answer | Promise<Answer>,
+): Promise<RouteApiStandIn> {
+  const socket = join(dir, "route-api.sock");
+  const violations: string[] = [];
+  const server = http.createServer(async (req, res) => {
+    const path = req.url ?? "";
+    const { status, body } = await answer(path);
+    const violation = contractViolation(path, status, body);
+    if (violation !== undefined) {
+      violations.push(violation);
+      res.statusCode = 500;
+      res.end(`the test's answer breaks the internal API contract: ${violation}`);
+      return;
+    }
+    res.statusCode = status;
+    res.setHeader("content-type", "application/json");
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(socket, r));
+  chmodSync(socket, 0o666);
+  return {
+    socket,
+    violations,
+    close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
 }
 
 /** One GET to nginx. `agent` false opens a new connection. */
 export function get(port: number, path: string, headers: Record<string, string> = {}, agent: http.Agent | false = false): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path, headers, agent }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on("error", reject);
-  });
+  return request(port, path, { headers, agent });
 }
 
 export function cleanup(dir: string): void {

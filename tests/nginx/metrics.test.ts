@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { authHeaders, request, startService, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
-import { cleanup, config, freePort, get, waitFor, nginxTest, requireModule, startNginx, tempDir, type Nginx } from "./harness.ts";
+import { cleanup, config, freePort, get, until, nginxTest, request as nginxRequest, requireModule, startNginx, tempDir, type Nginx } from "./harness.ts";
 
 const resolver = fileURLToPath(new URL("../../build/resolver.wasm", import.meta.url));
 const TOKEN = "metrics-test-token-0123456789";
@@ -83,7 +83,7 @@ test.serial("counters match the traffic sent, summed over both workers", async (
   t.is(workers.length, 2);
   // Once the change feed has announced the three routes, it cannot drop a cache
   // entry made by a first request (which would make a second miss).
-  await waitFor(async () => (sample(await metrics(), "set_backend_filter_feed_seq") ?? 0) >= 3, "the feed to apply the routes", 15_000);
+  await until(async () => (sample(await metrics(), "set_backend_filter_feed_seq") ?? 0) >= 3, "the feed to apply the routes", 15_000);
   const hosts = ["a.example", "b.example", "c.example"];
   // One miss per host (the first request), then hits from the shared zone, on whichever
   // worker takes each new connection.
@@ -108,7 +108,7 @@ test.serial("counters match the traffic sent, summed over both workers", async (
 
   // The filter's own metrics reach the zone on each worker's next tick.
   let after = "";
-  await waitFor(async () => {
+  await until(async () => {
     after = await metrics();
     return sample(after, "set_backend_filter_lookup_duration_ms_count") === 4;
   }, "the filter's metrics of both workers", 15_000);
@@ -121,15 +121,7 @@ test.serial("counters match the traffic sent, summed over both workers", async (
 });
 
 test.serial("the metrics location answers GET only, and nginx -t refuses it beside another content handler", async (t) => {
-  const reply = await new Promise<number>((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port: metricsPort, path: "/metrics", method: "POST", agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("error", reject);
-    req.end("x");
-  });
-  t.is(reply, 405);
+  t.is((await nginxRequest(metricsPort, "/metrics", { method: "POST", body: "x" })).status, 405);
   const bad = nginxTest(dir, config(dir, `server { listen 127.0.0.1:1; location / { proxy_pass http://127.0.0.1:2; set_backend_metrics; } }`));
   t.not(bad.status, 0);
   t.regex(bad.output, /"set_backend_metrics" conflicts with another content handler/);

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { authHeaders, request, startService, type ServiceProcess } from "../../api/test/fixtures/service-process.ts";
-import { cleanup, config, freePort, get, waitFor, requireModule, startNginx, tempDir, type Nginx } from "./harness.ts";
+import { cleanup, config, freePort, get, until, requireModule, startNginx, tempDir, type Nginx } from "./harness.ts";
 
 const resolver = fileURLToPath(new URL("../../build/resolver.wasm", import.meta.url));
 const TOKEN = "names-test-token-0123456789";
@@ -127,8 +127,8 @@ test.serial("a name from the hosts file routes, and follows the file when the na
   writeFileSync(hostsFile, `127.0.0.3 app.test\n127.0.0.4 multi.test\n127.0.0.2 multi.test\n`);
   // Bound: the name's lifetime, 1 s here (the filter's copy expires with the API's). Generous for a loaded machine.
   const moved = Date.now();
-  await waitFor(async () => (await whoAnswers(balancerPort, "moving.example")) === "at-3", "the balancer form to follow the name", 20_000);
-  await waitFor(async () => (await whoAnswers(seedPort, "moving.example")) === "at-3", "the seed form to follow the name", 20_000);
+  await until(async () => (await whoAnswers(balancerPort, "moving.example")) === "at-3", "the balancer form to follow the name", 20_000);
+  await until(async () => (await whoAnswers(seedPort, "moving.example")) === "at-3", "the seed form to follow the name", 20_000);
   t.log(`followed the move in ${Date.now() - moved} ms`);
   // And stays there: no worker keeps the old address.
   for (let i = 0; i < 10; i++) t.is(await whoAnswers(balancerPort, "moving.example"), "at-3");

@@ -1,17 +1,17 @@
 // The real resolver filter (build/resolver.wasm, from wasm/) inside Debian's nginx
-// with the module, against a stand-in route API on a unix socket: a miss pauses
+// with the module, against a stand-in route API on a unix socket (its answers
+// checked against the internal API's contract): a miss pauses
 // requests until one lookup answers (made from the filter's root context, which
 // continues every waiting request), hits are served from the shared zone, and
 // unknown hosts get the filter's 404.
 import test from "ava";
 import { existsSync } from "node:fs";
-import http from "node:http";
 import http2 from "node:http2";
-import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { chmodSync } from "node:fs";
 import {
-  cleanup, config, freePort, get, requireModule, startBackend, startNginx, tempDir, type Backend, type Nginx,
+  cleanup, config, freePort, get, requireModule, startBackend, startNginx, startRouteApiStandIn, tempDir, until,
+  type Backend, type Nginx, type RouteApiStandIn,
 } from "./harness.ts";
 
 const resolver = process.env.SET_BACKEND_FILTER ?? fileURLToPath(new URL("../../build/resolver.wasm", import.meta.url));
@@ -21,42 +21,33 @@ let port = 0;
 let h2port = 0;
 let backend: Backend;
 let nginx: Nginx;
-let api: http.Server;
+let api: RouteApiStandIn;
 const resolves = new Map<string, number>();
 let answerDelayMs = 0;
+let idlePolls = 0;
 
 test.before(async () => {
   requireModule();
   if (!existsSync(resolver)) throw new Error(`${resolver} is missing: build it with npx asc --config asconfig.json --target release`);
   dir = tempDir();
   backend = await startBackend();
-  const socket = join(dir, "route-api.sock");
-  api = http.createServer((req, res) => {
-    const m = /^\/resolve\/(.+)$/.exec(req.url ?? "");
+  api = await startRouteApiStandIn(dir, async (path) => {
+    const m = /^\/resolve\/(.+)$/.exec(path);
     if (m?.[1]) {
       const host = decodeURIComponent(m[1]);
       resolves.set(host, (resolves.get(host) ?? 0) + 1);
-      setTimeout(() => {
-        if (host.startsWith("unknown.")) {
-          res.statusCode = 404;
-          res.end('{"error":"not found"}');
-          return;
-        }
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ host, backend: `127.0.0.1:${backend.port}`, match: "exact", pattern: host }));
-      }, answerDelayMs);
-      return;
+      await sleep(answerDelayMs);
+      if (host.startsWith("unknown.")) return { status: 404, body: JSON.stringify({ error: "not_found", message: `no route for ${host}` }) };
+      const address = `127.0.0.1:${backend.port}`;
+      return { status: 200, body: JSON.stringify({ host, backend: address, match: "exact", pattern: host, addresses: [address] }) };
     }
-    if (req.url?.startsWith("/changes")) {
-      // An idle feed: answer "nothing changed" after a while.
-      setTimeout(() => res.end('{"seq":0,"changes":[]}'), 1000);
-      return;
-    }
-    res.statusCode = 404;
-    res.end();
+    // An idle feed at seq 0: a follower asking from beyond it (a fresh zone's
+    // first poll) gets the reset the API gives; otherwise "nothing changed", after a while.
+    if (Number(new URLSearchParams(path.split("?")[1]).get("since")) > 0) return { status: 200, body: '{"seq":0,"reset":true}' };
+    idlePolls++;
+    await sleep(1000);
+    return { status: 200, body: '{"seq":0,"changes":[]}' };
   });
-  await new Promise<void>((r) => api.listen(socket, r));
-  chmodSync(socket, 0o666);
   port = await freePort();
   h2port = await freePort();
   nginx = await startNginx(
@@ -66,7 +57,7 @@ test.before(async () => {
       `set_backend_filter ${resolver};
        set_backend_filter_config '{"resolver_cluster": "route_api", "poll_wait_ms": 1000}';
        set_backend_shared_zone resolver_cache 4m;
-       set_backend_cluster route_api unix:${socket};
+       set_backend_cluster route_api unix:${api.socket};
        upstream routed { set_backend_balancer; keepalive 8; }
        server {
          listen 127.0.0.1:${port};
@@ -76,15 +67,19 @@ test.before(async () => {
     ),
     port,
   );
+  // The follower has applied the start-up reset (which expires every entry) once it polls from seq 0.
+  await until(() => idlePolls > 0, "the change-feed follower to start");
 });
 
 test.after.always(async () => {
   await nginx?.stop();
   await backend?.close();
-  api?.closeAllConnections();
-  await new Promise((r) => api?.close(r));
+  await api?.close();
   cleanup(dir);
 });
+
+// Every answer the stand-in gave is one the real route API could give.
+test.afterEach.always((t) => t.deepEqual(api.violations.splice(0), []));
 
 test.serial("concurrent requests for an uncached host wait for one lookup and all reach the backend", async (t) => {
   answerDelayMs = 200;

@@ -6,7 +6,7 @@ import { chmodSync, readdirSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import {
-  cleanup, config, freePort, get, requireModule, startApi, startBackend, startNginx, tempDir, testFilter, waitFor,
+  cleanup, config, freePort, get, requireModule, startApi, startBackend, startNginx, tempDir, testFilter, until,
   type Api, type Backend, type Nginx,
 } from "./harness.ts";
 
@@ -165,7 +165,7 @@ test.serial("a trap costs one request a 500; the next request works; the edge me
   t.is(await metric('set_backend_filter_traps_total{kind="fault"}'), faults + 1);
   t.is(await metric('set_backend_requests_total{waited="false",result="error"}'), errors + 1);
   // The fresh instance is counted at that worker's next tick.
-  await waitFor(async () => (await metric("set_backend_filter_restarts_total")) === restarts + 1, "the restart to be counted");
+  await until(async () => (await metric("set_backend_filter_restarts_total")) === restarts + 1, "the restart to be counted");
 });
 
 test.serial("a looping filter is stopped by the deadline with a 500; the edge metrics count it", async (t) => {
@@ -215,9 +215,6 @@ test.serial("shared data survives a reload", async (t) => {
 
 test.serial("ticks in each worker make http calls from the root context", async (t) => {
   const start = api.hits.get("/tick") ?? 0;
-  const until = Date.now() + 5000;
-  while ((api.hits.get("/tick") ?? 0) < start + 4 && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(() => (api.hits.get("/tick") ?? 0) >= start + 4, "four ticks' http calls", 5000);
   t.true((api.hits.get("/tick") ?? 0) >= start + 4);
 });

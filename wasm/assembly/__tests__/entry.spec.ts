@@ -18,14 +18,22 @@ describe("cache entry encoding", () => {
     expect(Uint8Array.wrap(held.encode())[1]).toBe(EntryFlags.HeldByFeed);
   });
 
-  it("lays out the header little-endian", () => {
-    const buf = new CacheEntry(EntryKind.NotFound, 0x01020304, 0x0a0b, 0, "").encode();
+  // The layout of wasm/README.md ("Shared data layout"), byte by byte.
+  it("lays out the entry as wasm/README.md describes", () => {
+    const buf = new CacheEntry(EntryKind.NotFound, 0x01020304, 0x0a0b, 0x0c0d, "x:1", EntryFlags.HeldByFeed).encode();
     const bytes = Uint8Array.wrap(buf);
-    expect(bytes[0]).toBe(2);
-    expect(bytes[4]).toBe(4);
+    expect(ENTRY_HEADER).toBe(24);
+    expect(bytes.length).toBe(27);
+    expect(bytes[0]).toBe(2); // u8 kind
+    expect(bytes[1]).toBe(EntryFlags.HeldByFeed); // u8 flags
+    expect(bytes[2] | bytes[3]).toBe(0); // 2 zero bytes
+    expect(bytes[4]).toBe(4); // u32 epoch, little-endian
     expect(bytes[7]).toBe(1);
-    expect(bytes[8]).toBe(0x0b);
+    expect(bytes[8]).toBe(0x0b); // u64 expiresAt
     expect(bytes[9]).toBe(0x0a);
+    expect(bytes[16]).toBe(0x0d); // u64 fetchedAt
+    expect(bytes[17]).toBe(0x0c);
+    expect(bytes[24]).toBe(0x78); // then the text: "x:1"
   });
 
   it("refuses values it did not write", () => {
@@ -128,5 +136,17 @@ describe("lease encoding", () => {
     expect(l.vacant(2_000)).toBe(true);
     expect(new Lease(0, 9_999, 0).vacant(1)).toBe(true);
     expect(decodeLease(new ArrayBuffer(23))).toBeNull();
+  });
+
+  it("lays out the lease as wasm/README.md describes", () => {
+    const bytes = Uint8Array.wrap(new Lease(0x0102, 0x0304, 0x0506, true).encode());
+    expect(LEASE_SIZE).toBe(24);
+    expect(bytes[0]).toBe(2); // u32 owner
+    expect(bytes[1]).toBe(1);
+    expect(bytes[4]).toBe(<u8>LEASE_FEED_HEALTHY); // u32 flags
+    expect(bytes[5] | bytes[6] | bytes[7]).toBe(0);
+    expect(bytes[8]).toBe(4); // u64 expiresAt
+    expect(bytes[16]).toBe(6); // u64 seq
+    expect(bytes[17]).toBe(5);
   });
 });

@@ -6,14 +6,14 @@ import { parseJson, JsonKind, JsonValue } from "./json";
 import { isValidBackend, isAddress } from "./backend";
 import { MAX_BACKEND } from "./entry";
 
-/** At most this many addresses of one backend are kept (the API sends at most 8). */
+/** More addresses than this make the answer a failure (the API sends at most 8: docs/internal-api.md). */
 export const MAX_ADDRESSES: i32 = 8;
 /** Separates the addresses in a cache entry and in the `backend` property. */
 export const ADDRESS_SEPARATOR = ",";
 
 /** A /resolve answer is one small object. */
 export const MAX_RESOLVE_BYTES: i32 = 64 * 1024;
-/** A /changes page holds at most 1000 changes (about 100 KB). */
+/** A /changes page holds at most 1000 changes: about 300 KB of the longest hosts (docs/internal-api.md). */
 export const MAX_CHANGES_BYTES: i32 = 1024 * 1024;
 
 export class ResolveAnswer {

@@ -1,15 +1,10 @@
 // Cache entries as stored in proxy-wasm shared data (one nginx shm zone for
-// all workers).  Key: "sb:h:" + normalized host.  Value, little-endian:
-//
-//   offset 0  u8   kind      (EntryKind)
-//   offset 1  u8   flags     EntryFlags
-//   offset 2  u16  zero
-//   offset 4  u32  epoch     cache epoch the answer belongs to
-//   offset 8  u64  expiresAt ms; the entry is fresh while now < expiresAt
-//   offset 16 u64  fetchedAt ms of the route API answer the backend came from
-//   offset 24 ...  backend   Found/Unavailable: the addresses to connect to, comma-separated
-//                            ("ip:port", "[v6]:port" or "unix:/path"); may be empty.
-//                            Unresolvable: the backend as stored (its name).
+// all workers), key "sb:h:" + normalized host.  The byte layout is described
+// once, in wasm/README.md ("Shared data layout"); encode() and the readers
+// below are its code, and tests/filter/shared-layout.test.ts reads it back from
+// the built filter.  In short: u8 kind, u8 flags (EntryFlags), 2 zero bytes,
+// u32 epoch, u64 expiresAt, u64 fetchedAt (ENTRY_HEADER bytes), then the
+// addresses or the name as UTF-8.
 //
 // Pure code (no host calls) so as-pect can test it.
 

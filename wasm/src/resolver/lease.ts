@@ -1,12 +1,9 @@
 // The change-feed lease: one worker (across all nginx workers sharing the
 // shm zone) follows /changes at a time.  Stored at key "sb:lease", replaced
-// only with CAS.  Value, little-endian:
-//
-//   offset 0  u32 owner      worker id (from the "sb:wid" counter); 0 = nobody
-//   offset 4  u32 flags      LEASE_FEED_HEALTHY: the owner's last /changes poll answered
-//                            well and it has not failed since
-//   offset 8  u64 expiresAt  ms; a lease past this may be taken over
-//   offset 16 u64 seq        last change-feed seq applied to the cache
+// only with CAS.  Its bytes (u32 owner, u32 flags: LEASE_FEED_HEALTHY, u64
+// expiresAt, u64 seq) are described once, in wasm/README.md ("Shared data
+// layout"), with the other keys of this file; tests/filter/shared-layout.test.ts
+// reads them back from the built filter.
 //
 // Keeping `seq` in the lease lets a worker that takes over resume where the
 // previous owner stopped.  Pure code.
@@ -59,7 +56,11 @@ export function decodeLease(buf: ArrayBuffer): Lease | null {
   return new Lease(load<u32>(p), load<u64>(p, 8), load<u64>(p, 16), (load<u32>(p, 4) & LEASE_FEED_HEALTHY) != 0);
 }
 
-/** u32 counters ("sb:epoch", "sb:wid") are 4 little-endian bytes. */
+/**
+ * A u32 value of 4 little-endian bytes: the cache epoch ("sb:epoch").  The
+ * worker-id counter ("sb:wid") is 8 bytes, counter and nonce, written by
+ * allocateWorkerId in cache.ts.
+ */
 export function encodeU32(v: u32): ArrayBuffer {
   const out = new ArrayBuffer(4);
   store<u32>(changetype<usize>(out), v);
