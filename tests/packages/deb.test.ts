@@ -178,10 +178,11 @@ test.serial("the service starts as its unit runs it: own user, private token, so
   appendFileSync(ENV_FILE, `API_LISTEN=127.0.0.1:${apiPort}\n`);
   await startApi();
   const user = lookupAccount("set-backend")!;
-  const status = readFileSync(`/proc/${api!.child.pid}/status`, "utf8");
   // sh execs setpriv, which execs node: the same pid is the service.
-  await waitFor(() => /^Name:\s+node/m.test(readFileSync(`/proc/${api!.child.pid}/status`, "utf8")), "node to run");
-  t.regex(readFileSync(`/proc/${api!.child.pid}/status`, "utf8"), new RegExp(`^Uid:\\s+${user.uid}\\s`, "m"), status);
+  const status = readFileSync(`/proc/${api!.child.pid}/status`, "utf8");
+  t.regex(status, /^Name:\s+node/m);
+  t.regex(status, new RegExp(`^Uid:\\s+${user.uid}\\s+${user.uid}\\s`, "m"), "it runs as the unit's user");
+  t.regex(status, /^NoNewPrivs:\s+1/m);
   const tokenFile = statSync(join(STATE, "api-token"));
   t.is(tokenFile.mode & 0o777, 0o600, "the token generated on first start is the service's alone");
   t.is(tokenFile.uid, user.uid);
@@ -189,7 +190,7 @@ test.serial("the service starts as its unit runs it: own user, private token, so
   const socket = lstatSync(SOCKET);
   t.true(socket.isSocket());
   t.is(socket.mode & 0o777, 0o660);
-  t.is(socket.gid, lookupAccount("www-data")!.gids[0], "nginx's workers' group may connect");
+  t.is(socket.gid, lookupAccount("www-data")!.gids[0]!, "nginx's workers' group may connect");
 });
 
 test.serial("a route added through the API is routed by the system nginx (the packaged example site, seed form)", async (t) => {
@@ -209,6 +210,18 @@ test.serial("a route added through the API is routed by the system nginx (the pa
   const cli = run("set-backend", ["--url", `http://127.0.0.1:${apiPort}`, "routes", "get", "app.packages.test", "--json"]);
   t.is(cli.status, 0, cli.output);
   t.is(JSON.parse(cli.output).backend, appAddress);
+});
+
+test.serial("the route table is backed up and restored with the packaged command, as docs/deploy.md says", (t) => {
+  const url = `http://127.0.0.1:${apiPort}`;
+  const backup = join(work, "routes.ndjson");
+  t.is(run("set-backend", ["--url", url, "routes", "export", "-o", backup]).status, 0);
+  t.is(readFileSync(backup, "utf8").trim().split("\n").length, 2, "both routes are in the backup");
+  t.is(run("set-backend", ["--url", url, "routes", "rm", "imported.packages.test"]).status, 0);
+  t.is(run("set-backend", ["--url", url, "routes", "get", "imported.packages.test"]).status, 2, "gone");
+  const restored = run("set-backend", ["--url", url, "routes", "import", backup, "--no-progress"]);
+  t.is(restored.status, 0, restored.output);
+  t.is(run("set-backend", ["--url", url, "routes", "get", "imported.packages.test"]).status, 0, "back from the backup");
 });
 
 test.serial("an upgrade keeps the routes, the token and the administrator's settings", async (t) => {
