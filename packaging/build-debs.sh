@@ -26,6 +26,20 @@ done
 nginx_abi=$(dpkg-query -W -f='${Provides}' nginx | tr ',' '\n' | grep -o 'nginx-abi-[^ ]*' || true)
 [ -n "$nginx_abi" ] || { echo "make deb: the installed nginx provides no nginx-abi-* (is Debian's nginx installed?)" >&2; exit 1; }
 
+# Nothing to do when every input is the one the packages in build/deb were built from.
+inputs=$( {
+  printf '%s\n' "$version" "$maintainer" "$nginx_abi"
+  find "$module" "$filter" package.json package-lock.json tsconfig.json api/tsconfig.build.json api/src api/ui cli \
+    scripts/run.ts scripts/restarter.ts scripts/nginx-conf.ts scripts/runtime-dir.ts nginx/nginx.conf.template nginx/pages \
+    nginx/README.md docs/deploy.md docs/configuration.md docs/fleet.md "$here" -path "$here/image" -prune -o -type f -print0 |
+    sort -z | xargs -0 sha256sum
+} | sha256sum | cut -c1-16)
+debs=("$out/libnginx-mod-http-set-backend_${version}_amd64.deb" "$out/set-backend-api_${version}_amd64.deb")
+if [ "$(cat "$out/inputs" 2>/dev/null)" = "$inputs" ] && [ -s "${debs[0]}" ] && [ -s "${debs[1]}" ]; then
+  echo "make deb: ${debs[*]} are up to date"
+  exit 0
+fi
+
 rm -rf "$stage" "$out"
 mkdir -p "$stage"
 umask 022
@@ -124,3 +138,5 @@ if command -v lintian >/dev/null; then
     >"$out/lintian.txt" 2>&1 || true
   echo "make deb: lintian: $(grep -c '^E:' "$out/lintian.txt" || true) errors, $(grep -c '^W:' "$out/lintian.txt" || true) warnings ($out/lintian.txt)"
 fi
+rm -rf "$stage"
+echo "$inputs" >"$out/inputs"

@@ -23,11 +23,19 @@ done
 cache=${SET_BACKEND_CACHE:-/var/cache/set-backend}
 mkdir -p "$cache" 2>/dev/null || cache=$root/build/cache
 
+# Nothing to do when the image was built from these very packages, scripts and Node.
+node_bin=$(readlink -f "$(command -v node)")
+node_pkg=$(dpkg -S "$node_bin" 2>/dev/null | cut -d: -f1 || true)
+inputs=$(sha256sum "${debs[@]}" packaging/image/*.sh <(dpkg-query -W "$node_pkg" 2>/dev/null) | sha256sum | cut -c1-16)
+built=$(buildah inspect --type image --format '{{index .OCIv1.Config.Labels "set-backend.inputs"}}' "$tag" 2>/dev/null || true)
+if [ "$built" = "$inputs" ] && [ -s "$out/set-backend-image.tar" ]; then
+  echo "make image: $tag and $out/set-backend-image.tar are up to date"
+  exit 0
+fi
+
 base=$(packaging/image/base.sh)
 
 # Node.js: the package this machine's node comes from, repacked once per version.
-node_bin=$(readlink -f "$(command -v node)")
-node_pkg=$(dpkg -S "$node_bin" 2>/dev/null | cut -d: -f1 || true)
 if [ -z "$node_pkg" ]; then
   echo "make image: $node_bin belongs to no Debian package; the image takes Node.js from one (NodeSource's nodejs, >= 20)" >&2
   exit 1
@@ -81,8 +89,12 @@ buildah config \
   --workingdir / \
   --label org.opencontainers.image.title=set-backend \
   --label org.opencontainers.image.version="$version" \
+  --label set-backend.inputs="$inputs" \
   "$ctr"
+previous=$(buildah inspect --type image --format '{{.FromImageID}}' "$tag" 2>/dev/null || true)
 buildah commit --quiet --rm "$ctr" "$tag" >/dev/null
 trap - EXIT
+# The image this build replaces would be left untagged: it goes (unless a container still uses it).
+if [ -n "$previous" ]; then buildah rmi "$previous" >/dev/null 2>&1 || true; fi
 buildah push --quiet "$tag" "docker-archive:$out/set-backend-image.tar:$tag"
 echo "make image: $tag in buildah's storage, $out/set-backend-image.tar ($(du -h "$out/set-backend-image.tar" | cut -f1))"

@@ -98,6 +98,19 @@ test.serial("the image's entrypoint routes a route added through its API, with l
   t.regex(output, /"msg":"route stored"/, "the API's JSON log too");
 });
 
+test.serial("the route table is exported inside the container with the packaged command (docker exec's backup)", (t) => {
+  // A second process in the running container, as `docker exec` starts one; it sees the same volume.
+  const exported = execFileSync(
+    "buildah",
+    ["run", "--isolation", "chroot", "-v", `${stateDir}:/var/lib/set-backend`, container, "--", "set-backend", "--url", `http://127.0.0.1:${apiPort}`, "routes", "export"],
+    { encoding: "utf8" },
+  );
+  t.deepEqual(
+    exported.trim().split("\n").map((line) => JSON.parse(line).host),
+    ["app.image.test"],
+  );
+});
+
 test.serial("a killed route API is restarted while nginx keeps routing", async (t) => {
   const apiPid = findProcess("api/src/main.js", `API_LISTEN=127.0.0.1:${apiPort}`);
   t.truthy(apiPid, "the API runs in the container");
