@@ -46,7 +46,9 @@ if [ ! -s "$node_deb" ]; then
   echo "make image: repacking $node_pkg $node_version (once; cached in $cache/node)" >&2
   mkdir -p "$cache/node"
   tmp=$(mktemp -d "$cache/node/repack.XXXXXX")
-  (cd "$tmp" && dpkg-repack "$node_pkg" >/dev/null)
+  # Compressed lightly: it is unpacked once, into the image (xz would take minutes).
+  (cd "$tmp" && DPKG_DEB_COMPRESSOR_TYPE=gzip DPKG_DEB_COMPRESSOR_LEVEL=1 dpkg-repack "$node_pkg" >/dev/null 2>"$tmp/log") ||
+    { cat "$tmp/log" >&2; exit 1; }
   mv "$tmp"/*.deb "$node_deb"
   rm -rf "$tmp"
 fi
