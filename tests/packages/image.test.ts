@@ -46,7 +46,12 @@ function manage(method: string, path: string, body?: string) {
 }
 
 test.before(async () => {
-  const image = JSON.parse(execFileSync("buildah", ["inspect", "--type", "image", IMAGE], { encoding: "utf8" }));
+  let image;
+  try {
+    image = JSON.parse(execFileSync("buildah", ["inspect", "--type", "image", IMAGE], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }));
+  } catch {
+    throw new Error(`${IMAGE} is not in buildah's storage: run \`make image\` first`);
+  }
   const entrypoint = image.OCIv1.config.Entrypoint as string[];
   container = execFileSync("buildah", ["from", "--pull-never", IMAGE], { encoding: "utf8" }).trim();
   [port, apiPort] = [await freePort(), await freePort()];
