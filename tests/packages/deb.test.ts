@@ -34,8 +34,11 @@ let nginx: { child: ChildProcess; port: number; dir: string } | undefined;
 const app = http.createServer((req, res) => res.end(JSON.stringify({ name: "app", url: req.url })));
 let appAddress = "";
 
+// Commands run as from an administrator's shell: without the STATE_DIR that `make` exports for make run.
+const shellEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== "STATE_DIR"));
+
 function run(command: string, args: string[]): { status: number | null; output: string } {
-  const result = spawnSync(command, args, { encoding: "utf8" });
+  const result = spawnSync(command, args, { encoding: "utf8", env: shellEnv });
   return { status: result.status, output: result.stdout + result.stderr };
 }
 
