@@ -80,6 +80,7 @@ buildah run --isolation chroot "$ctr" -- sh -euc '
 '
 buildah config \
   --entrypoint '["/usr/bin/node", "/usr/lib/set-backend-api/scripts/run.js"]' --cmd '' \
+  --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   --env STATE_DIR=/var/lib/set-backend \
   --env PORT=80 \
   --env DOMAIN=localhost \
