@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { appendFileSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "ava";
@@ -234,9 +234,15 @@ test.serial("an upgrade keeps the routes, the token and the administrator's sett
   const next = `${version}+next1`;
   await dpkg("-i", withVersion(debOf(MODULE_PACKAGE), next, work), withVersion(debOf(API_PACKAGE), next, work));
   t.true(installed(API_PACKAGE)?.endsWith(next));
+  t.true(installed(MODULE_PACKAGE)?.endsWith(next));
   t.is(token(), before);
   t.true(readFileSync(ENV_FILE, "utf8").includes(`API_LISTEN=127.0.0.1:${apiPort}`), "a changed conffile is kept");
-  t.true(existsSync(MODULE_LINK));
+  t.true(existsSync(MODULE_LINK), "the module stays enabled");
+  // An administrator who disabled the module keeps it disabled through an upgrade (here: a reinstall).
+  rmSync(MODULE_LINK);
+  await dpkg("-i", join(work, `${MODULE_PACKAGE}_${next}_amd64.deb`));
+  t.false(existsSync(MODULE_LINK), "an upgrade does not enable a module the administrator disabled");
+  symlinkSync("/usr/share/nginx/modules-available/mod-http-set-backend.conf", MODULE_LINK);
   await startApi();
   // A fresh nginx (empty cache), this time with the balancer form of the example.
   await startNginx("balancer");
@@ -249,13 +255,18 @@ test.serial("removal keeps the routes and the token and disables the module; pur
   await stopNginx();
   await stopApi();
   await dpkg("--remove", API_PACKAGE, MODULE_PACKAGE);
-  t.false(existsSync(MODULE_LINK) || lstatSync(MODULE_LINK, { throwIfNoEntry: false }) !== undefined, "no link is left to a removed module");
+  t.is(lstatSync(MODULE_LINK, { throwIfNoEntry: false }), undefined, "no link is left to a removed module");
   t.is(run("/usr/sbin/nginx", ["-t"]).status, 0, "the system nginx still starts");
   t.true(existsSync(join(STATE, "routes.mdb")), "the routes survive a removal");
   t.true(existsSync(join(STATE, "api-token")));
   t.true(existsSync(ENV_FILE), "configuration stays until purge");
+  // A reinstall after a removal enables the module again (Debian's modules do the same).
+  await dpkg("-i", debOf(MODULE_PACKAGE));
+  t.true(existsSync(MODULE_LINK), "re-enabled on reinstall");
+  await dpkg("--remove", MODULE_PACKAGE);
   await dpkg("--purge", API_PACKAGE, MODULE_PACKAGE);
   t.false(existsSync(STATE), "purge deletes the routes and the token");
+  t.is(lstatSync(`${MODULE_LINK}.removed`, { throwIfNoEntry: false }), undefined, "nothing of the module is left in modules-enabled");
   t.false(existsSync(ENV_FILE));
   t.is(installed(API_PACKAGE), undefined);
 });

@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 
 export const root = resolve(import.meta.dirname, "../..");
 export const version = `${(JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version}-1`;
@@ -57,12 +57,13 @@ export function connects(target: string | number): Promise<boolean> {
 
 /** A copy of `deb` with another version, as the next release would be (for the upgrade test). */
 export function withVersion(deb: string, newVersion: string, dir: string): string {
-  const tree = join(dir, "tree");
+  const name = basename(deb).split("_")[0]!;
+  const tree = join(dir, `${name}-tree`);
   execFileSync("rm", ["-rf", tree]);
   execFileSync("dpkg-deb", ["-R", deb, tree]);
   const control = join(tree, "DEBIAN/control");
   execFileSync("sed", ["-i", `s/^Version: .*/Version: ${newVersion}/`, control]);
-  const out = join(dir, `${newVersion}.deb`);
+  const out = join(dir, `${name}_${newVersion}_amd64.deb`);
   execFileSync("dpkg-deb", ["--root-owner-group", "-Zgzip", "-z1", "--build", tree, out], { stdio: "ignore" });
   return out;
 }
