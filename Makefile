@@ -47,7 +47,7 @@ run: build
 api: deps
 	node --import=tsx api/src/main.ts
 
-test: typecheck lint test-api test-cli test-ui test-wasm test-rust test-binding test-filter test-nginx test-e2e test-fleet
+test: typecheck lint test-api test-cli test-ui test-wasm test-rust test-binding test-filter test-nginx test-e2e test-fleet test-packages
 
 typecheck: deps
 	npx tsc --noEmit -p .
@@ -111,6 +111,23 @@ fleet: build etcd-deps
 # Real etcd members and real nginx edges; one file at a time, each starts its own cluster.
 test-fleet: build etcd-deps
 	npx ava --concurrency=1 --timeout=5m 'tests/fleet/*.test.ts'
+
+# Release packaging (docs/deploy.md): the Debian packages into build/deb/, the
+# container image into buildah's storage and build/image/, and the tests that
+# install both on this machine (as root; everything is purged afterwards).
+.PHONY: deb image test-packages
+
+deb: build
+	@scripts/system-deps.sh dpkg-dev binutils lintian
+	packaging/build-debs.sh
+
+image: deb
+	@scripts/system-deps.sh buildah debootstrap dpkg-repack
+	packaging/image/build.sh
+
+test-packages: deb image
+	@scripts/system-deps.sh systemd
+	npx ava --concurrency=1 --timeout=10m 'tests/packages/*.test.ts'
 
 bench: bench-api bench-import bench-host bench-routing
 

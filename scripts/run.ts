@@ -99,8 +99,12 @@ async function waitForSocket(path: string, child: ChildProcess, timeoutMs: numbe
   }
 }
 
+// Compiled to JavaScript (the container image runs run.js, packaging/), the API is
+// JavaScript too and runs without the TypeScript loader.
+const apiCommand = import.meta.filename.endsWith(".js") ? [join(root, "api/src/main.js")] : ["--import=tsx", join(root, "api/src/main.ts")];
+
 function startApi(): ChildProcess {
-  const child = spawn(process.execPath, ["--import=tsx", join(root, "api/src/main.ts")], {
+  const child = spawn(process.execPath, apiCommand, {
     env: {
       ...env,
       STATE_DIR: stateDir,
