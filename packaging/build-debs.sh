@@ -13,11 +13,12 @@ here=packaging
 out=build/deb
 stage=$out/stage
 module=build/modules/ngx_http_set_backend.so
+precompiler=build/modules/proxy-wasm-precompile
 filter=build/resolver.wasm
 maintainer="${DEBFULLNAME:-set-backend maintainers} <${DEBEMAIL:-set-backend@localhost}>"
 version=${DEB_VERSION:-$(node -p 'require("./package.json").version')-1}
 
-for f in "$module" "$filter"; do
+for f in "$module" "$precompiler" "$filter"; do
   [ -s "$f" ] || { echo "make deb: $f is missing (make build makes it)" >&2; exit 1; }
 done
 
@@ -29,7 +30,7 @@ nginx_abi=$(dpkg-query -W -f='${Provides}' nginx | tr ',' '\n' | grep -o 'nginx-
 # Nothing to do when every input is the one the packages in build/deb were built from.
 inputs=$( {
   printf '%s\n' "$version" "$maintainer" "$nginx_abi"
-  find "$module" "$filter" package.json package-lock.json tsconfig.json api/tsconfig.build.json api/src api/ui cli \
+  find "$module" "$precompiler" "$filter" package.json package-lock.json tsconfig.json api/tsconfig.build.json api/src api/ui cli \
     scripts/run.ts scripts/restarter.ts scripts/nginx-conf.ts scripts/runtime-dir.ts nginx/nginx.conf.template nginx/pages \
     nginx/README.md docs/deploy.md docs/configuration.md docs/fleet.md "$here" -path "$here/image" -prune -o -type f -print0 |
     sort -z | xargs -0 sha256sum
@@ -85,16 +86,20 @@ finish() {
 
 # --- libnginx-mod-http-set-backend
 m=$stage/libnginx-mod-http-set-backend
-install -d "$m/usr/lib/nginx/modules" "$m/usr/share/nginx/modules-available" "$m/usr/share/set-backend" \
+install -d "$m/usr/lib/nginx/modules" "$m/usr/libexec/set-backend" "$m/usr/share/nginx/modules-available" "$m/usr/share/set-backend" \
   "$m/usr/share/doc/libnginx-mod-http-set-backend/examples"
 # Symbols are for debugging the build tree; the package ships the stripped module.
 strip --strip-unneeded -o "$m/usr/lib/nginx/modules/ngx_http_set_backend.so" "$module"
 chmod 0644 "$m/usr/lib/nginx/modules/ngx_http_set_backend.so"
+# The filter compiled to this machine's native code by the same wasmtime: the
+# image's supervisor (scripts/run.ts) runs it at start so workers need not compile.
+strip --strip-unneeded -o "$m/usr/libexec/set-backend/proxy-wasm-precompile" "$precompiler"
+chmod 0755 "$m/usr/libexec/set-backend/proxy-wasm-precompile"
 install -m 0644 "$filter" "$m/usr/share/set-backend/resolver.wasm"
 install -m 0644 "$here/libnginx-mod-http-set-backend/mod-http-set-backend.conf" "$m/usr/share/nginx/modules-available/"
 install -m 0644 "$here/libnginx-mod-http-set-backend/set-backend.conf" "$m/usr/share/doc/libnginx-mod-http-set-backend/examples/"
 install -m 0644 nginx/README.md "$m/usr/share/doc/libnginx-mod-http-set-backend/README.md"
-finish libnginx-mod-http-set-backend "$(shlibs "$m/usr/lib/nginx/modules/ngx_http_set_backend.so")"
+finish libnginx-mod-http-set-backend "$(shlibs "$m/usr/lib/nginx/modules/ngx_http_set_backend.so" "$m/usr/libexec/set-backend/proxy-wasm-precompile")"
 
 # --- set-backend-api
 a=$stage/set-backend-api

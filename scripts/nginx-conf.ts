@@ -21,9 +21,11 @@ export const DEFAULT_MAX_BODY_SIZE = "100m";
  * `error` says why the `.wasm` is returned instead.
  */
 export function precompileFilter(filter: string, modulePath: string, outDir: string): { path: string; error?: string } {
-  const precompiler = join(dirname(modulePath), "proxy-wasm-precompile");
   if (!filter.endsWith(".wasm")) return { path: filter };
-  if (!existsSync(precompiler)) return { path: filter, error: `${precompiler} is missing` };
+  // Beside the module in a build tree; where the module's Debian package puts it.
+  const candidates = [join(dirname(modulePath), "proxy-wasm-precompile"), "/usr/libexec/set-backend/proxy-wasm-precompile"];
+  const precompiler = candidates.find((path) => existsSync(path));
+  if (!precompiler) return { path: filter, error: `no precompiler (${candidates.join(", ")})` };
   const out = join(outDir, "resolver.cwasm");
   const run = spawnSync(precompiler, [filter, out], { encoding: "utf8", timeout: 120_000 });
   if (run.status === 0) return { path: out };
