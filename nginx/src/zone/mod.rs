@@ -14,11 +14,12 @@
 //!
 //! Layout, all allocated from the `ZoneAllocator`: a `Store` header, a bucket
 //! array, and one allocation per entry holding its header, key and value.
-//! Lookups hash the key, then compare it in full. A write frees the old entry,
-//! then allocates its new one; while the memory is full it frees least recently
-//! used entries (counted as evictions). An entry larger than an eighth of the
-//! memory is refused rather than allowed to flush everything. CAS values come
-//! from one counter per store, never 0.
+//! Lookups hash the key, then compare it in full. A write allocates its new
+//! entry first; while the memory is full it frees least recently used entries
+//! (counted as evictions), never the entry it replaces, and only then frees the
+//! old entry: a write that cannot get room fails and the old value stays. An
+//! entry larger than an eighth of the memory is refused rather than allowed to
+//! flush everything. CAS values come from one counter per store, never 0.
 //!
 //! The LRU order is approximate on purpose: a read moves its entry to the front
 //! only when it has drifted out of the front quarter of the list (known from a
@@ -44,6 +45,8 @@ mod table;
 
 #[cfg(test)]
 mod census;
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod stress;
 #[cfg(test)]

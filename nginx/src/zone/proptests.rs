@@ -36,8 +36,14 @@ enum Cas {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Set { key: usize, value: Vec<u8>, cas: Cas },
-    Get { key: usize },
+    Set {
+        key: usize,
+        value: Vec<u8>,
+        cas: Cas,
+    },
+    Get {
+        key: usize,
+    },
     FailNext(u32),
 }
 
@@ -121,7 +127,9 @@ impl Model {
         }
         while !self.alloc(size) {
             // The coldest entry other than the one being replaced.
-            let victim = (0..self.list.len()).rev().find(|&i| self.list[i].key != key);
+            let victim = (0..self.list.len())
+                .rev()
+                .find(|&i| self.list[i].key != key);
             let Some(victim) = victim else {
                 return Err(SharedDataError::Failed);
             };

@@ -171,9 +171,10 @@ unsafe fn move_to_front(store: *mut Store, e: *mut Entry) {
     }
 }
 
-/// Writes `key` = `value` if `cas` is 0 or the entry's current cas. The old entry
-/// is freed first; while the memory is full, entries are evicted from the LRU's
-/// cold end.
+/// Writes `key` = `value` if `cas` is 0 or the entry's current cas. The new entry
+/// is allocated before the old one is freed, evicting from the LRU's cold end
+/// (never the old entry) while the memory is full: when no room can be made the
+/// write fails and the old value stays.
 ///
 /// # Safety
 /// `store` is a live store created with `alloc`'s memory; the zone's lock is held.
@@ -194,22 +195,16 @@ pub(super) unsafe fn set<A: ZoneAllocator>(
         return Err(SharedDataError::Failed);
     }
     let h = hash(key);
-    // SAFETY: the caller's contract. `e` is `size` bytes of ours, aligned for an
-    // `Entry`.
+    // SAFETY: the caller's contract. `old` stays live throughout: `evict_one`
+    // spares it. `e` is `size` bytes of ours, aligned for an `Entry`.
     unsafe {
-        let (slot, old) = find(store, key, h);
+        let (_, old) = find(store, key, h);
         if cas != 0 && (old.is_null() || (*old).cas != cas) {
             return Err(SharedDataError::CasMismatch);
         }
-        if !old.is_null() {
-            *slot = (*old).chain;
-            lru::unlink(&raw mut (*old).lru);
-            alloc.free(old.cast());
-            (*store).entries -= 1;
-        }
         let mut e = alloc.alloc(size).cast::<Entry>();
         while e.is_null() {
-            if !evict_one(store, alloc, null_mut()) {
+            if !evict_one(store, alloc, old) {
                 return Err(SharedDataError::Failed);
             }
             e = alloc.alloc(size).cast::<Entry>();
@@ -237,9 +232,16 @@ pub(super) unsafe fn set<A: ZoneAllocator>(
         ptr::copy_nonoverlapping(key.as_ptr(), data, key.len());
         ptr::copy_nonoverlapping(value.as_ptr(), data.add(key.len()), value.len());
         // Evictions above may have changed the chain: look the slot up again.
-        let (slot, _) = find(store, key, h);
+        let (slot, found) = find(store, key, h);
+        debug_assert_eq!(found, old);
         *slot = e;
-        (*store).entries += 1;
+        if found.is_null() {
+            (*store).entries += 1;
+        } else {
+            (*e).chain = (*found).chain;
+            lru::unlink(&raw mut (*found).lru);
+            alloc.free(found.cast());
+        }
         move_to_front(store, e);
         Ok(())
     }

@@ -289,3 +289,38 @@ fn eviction_refuses_when_the_table_and_the_list_disagree() {
     assert_eq!(z.arena.used(), (used, live), "eviction freed something");
     assert_eq!(get(&z, b"b").unwrap().0, b"1");
 }
+
+/// A write that cannot get room fails and leaves the old value (and its cas) in
+/// place; before, the old entry was freed first and lost.
+#[test]
+fn a_write_that_cannot_allocate_keeps_the_old_value() {
+    let z = zone_for(4, 1, 8);
+    z.zone.set(b"k", b"old", 0).unwrap();
+    z.zone.set(b"x", b"other", 0).unwrap();
+    let (_, cas) = get(&z, b"k").unwrap();
+    z.arena.fail_next(u32::MAX);
+    assert_eq!(z.zone.set(b"k", b"new", 0), Err(SharedDataError::Failed));
+    assert_eq!(z.zone.set(b"k", b"new", cas), Err(SharedDataError::Failed));
+    assert_eq!(get(&z, b"k"), Some((b"old".to_vec(), cas)));
+    // Room was sought among the other entries only.
+    assert_eq!(get(&z, b"x"), None);
+    z.arena.fail_next(0);
+    z.zone.set(b"k", b"new", cas).unwrap();
+    assert_eq!(get(&z, b"k").unwrap().0, b"new");
+    z.check();
+}
+
+/// In a full store, replacing the least recently used entry evicts the next
+/// one rather than the entry being replaced.
+#[test]
+fn replacing_the_coldest_entry_of_a_full_store_evicts_the_next_one() {
+    let z = zone_for(3, 1, 8);
+    for k in [b"a", b"b", b"c"] {
+        z.zone.set(k, b"12345678", 0).unwrap();
+    }
+    z.zone.set(b"a", b"87654321", 0).unwrap();
+    assert_eq!(get(&z, b"a").unwrap().0, b"87654321");
+    assert_eq!(get(&z, b"b"), None);
+    let census = z.check();
+    assert_eq!((census.entries.len(), census.evictions), (2, 1));
+}
