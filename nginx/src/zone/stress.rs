@@ -91,7 +91,7 @@ impl Rng {
 }
 
 fn child(z: &TestZone, me: usize, pressure: Pressure, report: &mut Report) -> Result<(), String> {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (me as u64 + 1) * 0x1000_0001);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((me as u64 + 1) * 0x1000_0001));
     let mut seq = 0u64;
     // The highest cas this child has seen per key: a later read must not see less.
     let mut seen = std::collections::HashMap::<String, u32>::new();

@@ -78,7 +78,7 @@ unsafe impl ZoneLock for SpinLock {
             .is_err()
         {
             spins += 1;
-            if spins % 64 == 0 {
+            if spins.is_multiple_of(64) {
                 // Two cores shared with other work: let the holder run.
                 std::thread::yield_now();
             } else {
