@@ -219,7 +219,7 @@ fn run(nbuckets: usize, room: usize, ops: &[Op]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
 
     /// Room for a few entries (so that writes evict), one to 64 buckets (so that
     /// keys share chains), up to 120 operations.

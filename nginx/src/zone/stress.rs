@@ -13,7 +13,7 @@ use proxy_wasm_host::embedder::SharedDataError;
 use super::test_arena::{Mapping, TestZone};
 
 const PROCESSES: usize = 4;
-const OPS: usize = 20_000;
+const OPS: usize = 50_000;
 const PRIVATE_KEYS: usize = 16;
 const COUNTERS: usize = 4;
 const SHARED_KEYS: usize = 8;
