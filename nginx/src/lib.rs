@@ -19,6 +19,7 @@ mod filter_file;
 mod http_wire;
 mod metrics_text;
 mod variable_value;
+mod zone;
 
 // Modules that call into nginx. They are left out of unit-test builds: their nginx
 // symbols only resolve inside an nginx process, not in a test executable.
