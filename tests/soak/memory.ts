@@ -11,6 +11,9 @@ export interface MemorySample {
   api: number;
   zoneEntries: number;
   evictions: number;
+  /** Failed requests and changes so far, and the machine's 1-minute load average: what else the slice saw. */
+  failures: number;
+  load: number;
 }
 
 export type Series = "master" | "workerMax" | "workerSum" | "api";
@@ -45,17 +48,28 @@ export function describeGrowth(g: Growth): string {
   return `${g.series}: last third peak ${mib(g.lastMax)} MiB, middle third peak ${mib(g.middleMax)} MiB, limit ${mib(g.limit)} MiB`;
 }
 
-/** The curve as a table of `rows` time slices, each with its peaks (MiB). */
+/** The curve as a table of `rows` time slices, each with its peaks (MiB), the failures in it and the load. */
 export function curve(samples: MemorySample[], rows = 10): string {
-  const lines = ["   t (s) | master | worker max | workers sum |   API | zone entries | evictions"];
+  const lines = ["   t (s) | master | worker max | workers sum |   API | zone entries | evictions | failed | load"];
   const size = Math.max(1, Math.ceil(samples.length / rows));
+  let failuresBefore = 0;
   for (let i = 0; i < samples.length; i += size) {
     const slice = samples.slice(i, i + size);
     const peak = (s: Series) => mib(Math.max(...slice.map((x) => x[s])));
     const last = slice.at(-1)!;
-    lines.push(
-      `${String(Math.round(last.t)).padStart(8)} | ${peak("master").padStart(6)} | ${peak("workerMax").padStart(10)} | ${peak("workerSum").padStart(11)} | ${peak("api").padStart(5)} | ${String(last.zoneEntries).padStart(12)} | ${last.evictions}`,
-    );
+    const cells = [
+      String(Math.round(last.t)).padStart(8),
+      peak("master").padStart(6),
+      peak("workerMax").padStart(10),
+      peak("workerSum").padStart(11),
+      peak("api").padStart(5),
+      String(last.zoneEntries).padStart(12),
+      String(last.evictions).padStart(9),
+      String(last.failures - failuresBefore).padStart(6),
+      Math.max(...slice.map((x) => x.load)).toFixed(1),
+    ];
+    failuresBefore = last.failures;
+    lines.push(cells.join(" | "));
   }
   return lines.join("\n");
 }

@@ -149,7 +149,7 @@ test("mixed traffic, route changes and reloads with a full zone: every request a
   // What each kind must get.
   const check = (kind: Kind, host: string, answer: Answer, start: number, end: number): string | undefined => {
     const got = answer.backend ?? (answer.status === 404 ? "the 404 page" : `status ${answer.status}`);
-    if (answer.status >= 500) return `status ${answer.status}: ${answer.body.slice(0, 120)}`;
+    if (answer.status >= 500) return `status ${answer.status}: ${answer.body.replace(/\s+/g, " ").slice(0, 160)}`;
     switch (kind) {
       case "cached": {
         const expected = cached.find((c) => c.host === host)!.backend;
@@ -262,6 +262,8 @@ test("mixed traffic, route changes and reloads with a full zone: every request a
         api: rssBytes(api) ?? 0,
         zoneEntries: sampleOf(text, "set_backend_zone_entries"),
         evictions: sampleOf(text, "set_backend_zone_evictions_total"),
+        failures: failures.length,
+        load: Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]),
       });
       await sleep(1000);
     }
@@ -284,6 +286,14 @@ test("mixed traffic, route changes and reloads with a full zone: every request a
   t.log(`route changes: ${changes.put} PUT, ${changes.delete} DELETE, ${changes.failed} failed; ${reloadTimes.length} reloads; ${workerPids.size} worker processes seen`);
   t.log(`churned hosts: ${staleness.staleAnswers} answers from a route already replaced; the oldest ${Math.round(staleness.worst)} ms, within ${RELOAD_LAG_MS} ms of a reload ${Math.round(staleness.worstNearReload)} ms`);
   t.log(`edge: ${errors} module errors (500), ${traps} filter traps; ${crashes.length} worker crashes`);
+  const lookups = ["found", "not_found", "unresolvable", "failed"].map((r) => `${sampleOf(final, `set_backend_filter_lookups_${r}_total`)} ${r.replace("_", " ")}`);
+  t.log(`route API lookups by the filter (current workers): ${lookups.join(", ")}; ${sampleOf(final, "set_backend_filter_stale_served_total")} stale served`);
+  const byReason = new Map<string, number>();
+  for (const f of failures) {
+    const reason = `${f.kind}: ${f.what.replace(/\d+/g, "N").replace(/(status N).*/s, "$1").replace(/, replaced.*/, ", stale beyond its bound")}`;
+    byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+  }
+  for (const [reason, n] of byReason) t.log(`  ${n} × ${reason}`);
   for (const f of failures.slice(0, 20)) t.log(`  FAILED at ${(f.at / 1000).toFixed(2)} s: ${f.kind} ${f.host}: ${f.what}`);
   t.log(`memory (peaks per slice, MiB):\n${curve(samples)}`);
   const growths = SERIES.map((s) => growth(samples, s, 1.15, (s === "api" ? 16 : 4) * 1024 * 1024));
