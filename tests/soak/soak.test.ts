@@ -10,6 +10,7 @@
 // SOAK_LAG_MS (1000: README's "live on every worker within a second"),
 // SOAK_CONCURRENCY (8 clients), SOAK_SEED (replays a run's choices).
 import { readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,6 +19,7 @@ import { startLauncher } from "../e2e/launcher.ts";
 import { eventually } from "../e2e/system.ts";
 import { freePort, send } from "../lib/net.ts";
 import { curve, describeGrowth, growth, SERIES, type MemorySample } from "./memory.ts";
+import { ownRuntimeDir } from "./runtime-dir.ts";
 import { currentWorkers, rssBytes } from "./procs.ts";
 import { Client, RouteHistory, seededRandom, startBackend, type Answer, type Backend } from "./traffic.ts";
 
@@ -69,7 +71,7 @@ test("mixed traffic, route changes and reloads with a full zone: every request a
   const runId = SEED.toString(36);
 
   const metricsPort = await freePort();
-  const run = await startLauncher(t, { METRICS_PORT: String(metricsPort), LOG_LEVEL: "warn" });
+  const run = await startLauncher(t, { METRICS_PORT: String(metricsPort), LOG_LEVEL: "warn", RUNTIME_DIR: ownRuntimeDir(t) });
   const master = Number(readFileSync(join(run.stateDir, "nginx.pid"), "utf8"));
   const api = Number((await run.waitForOutput(/route API started \(pid (\d+)\)/, "the API's pid"))[1]);
   const metrics = async () => (await send(metricsPort, "127.0.0.1", "/metrics")).body;
@@ -294,6 +296,13 @@ test("mixed traffic, route changes and reloads with a full zone: every request a
     byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
   }
   for (const [reason, n] of byReason) t.log(`  ${n} × ${reason}`);
+  if (failures.length > 0) {
+    // The system's own account of the trouble: make run's output (API and nginx) kept for reading.
+    const logFile = join(tmpdir(), `set-backend-soak-${SEED}.log`);
+    writeFileSync(logFile, output);
+    const complaints = output.split("\n").filter((l) => /error|warn|fail|crit|alert|emerg/i.test(l));
+    t.log(`make run's output is in ${logFile}; its first complaints:\n${complaints.slice(0, 15).join("\n")}`);
+  }
   for (const f of failures.slice(0, 20)) t.log(`  FAILED at ${(f.at / 1000).toFixed(2)} s: ${f.kind} ${f.host}: ${f.what}`);
   t.log(`memory (peaks per slice, MiB):\n${curve(samples)}`);
   const growths = SERIES.map((s) => growth(samples, s, 1.15, (s === "api" ? 16 : 4) * 1024 * 1024));
