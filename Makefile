@@ -160,3 +160,23 @@ bench-host: deps
 
 clean:
 	rm -rf build target host/node/*.node
+
+# Soak and fuzz (tests/soak/, docs/benchmarks.md#soak): make run's system with a
+# full cache zone under mixed traffic, route changes every few ms and reloads,
+# then Host headers fuzzed over raw sockets. `make test` runs the short form
+# (60 s of traffic, 2,000 fuzz cases; the ABI fuzz's short rounds are in
+# test-rust); `make soak` the long one. Each prints its seed: SOAK_SEED,
+# FUZZ_SEED and ABI_FUZZ_SEED replay a run.
+.PHONY: soak test-soak
+test: test-soak
+test-soak: build
+	npx ava --concurrency=1 --timeout=10m 'tests/soak/*.test.ts'
+
+SOAK_SECONDS ?= 600
+FUZZ_CASES ?= 50000
+ABI_FUZZ_ROUNDS ?= 100
+ABI_FUZZ_CALLS ?= 100
+soak: build
+	ABI_FUZZ_ROUNDS=$(ABI_FUZZ_ROUNDS) ABI_FUZZ_CALLS=$(ABI_FUZZ_CALLS) cargo test -p set-backend-host --test abi_fuzz -- --nocapture
+	SOAK_SECONDS=$(SOAK_SECONDS) npx ava --concurrency=1 --timeout=$$(($(SOAK_SECONDS) + 600))s tests/soak/soak.test.ts
+	FUZZ_CASES=$(FUZZ_CASES) npx ava --concurrency=1 --timeout=30m tests/soak/host-fuzz.test.ts
