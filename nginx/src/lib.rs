@@ -51,10 +51,7 @@ mod module;
 mod pool;
 #[cfg(not(test))]
 mod request_ctx;
-// shared.rs is being rewritten, with a SAFETY comment on each unsafe block, on
-// another branch (issue 15); until that lands its blocks are let through here.
 #[cfg(not(test))]
-#[allow(clippy::undocumented_unsafe_blocks)]
 mod shared;
 #[cfg(not(test))]
 mod variable;

@@ -20,7 +20,7 @@ import { parseUnit, startAsUnit } from "./unit.ts";
 const UNIT_FILE = "/lib/systemd/system/set-backend-api.service";
 const ENV_FILE = "/etc/default/set-backend-api";
 const STATE = "/var/lib/set-backend";
-const SOCKET = "/run/set-backend/resolver.sock";
+const SOCKET = "/run/set-backend-api/resolver.sock";
 const MODULE_LINK = "/etc/nginx/modules-enabled/50-mod-http-set-backend.conf";
 const EXAMPLE_SITE = "/usr/share/doc/libnginx-mod-http-set-backend/examples/set-backend.conf";
 const API_NAME = "api.packages.test";
@@ -145,7 +145,7 @@ test.after.always(async () => {
   const left = [MODULE_PACKAGE, API_PACKAGE].filter((name) => installed(name)?.includes(" installed") || installed(name)?.includes("config-files"));
   if (left.length) await dpkg("--purge", ...left).catch((error) => console.error(error));
   rmSync(STATE, { recursive: true, force: true });
-  rmSync("/run/set-backend", { recursive: true, force: true });
+  rmSync("/run/set-backend-api", { recursive: true, force: true });
   if (!userExisted && lookupAccount("set-backend")) run("deluser", ["--system", "--quiet", "set-backend"]);
   rmSync(work, { recursive: true, force: true });
   app.closeAllConnections();
