@@ -27,7 +27,7 @@ export interface FilterHostOptions {
   pluginName?: string
   /** Store to use; default: a private one. */
   shared?: SharedData
-  /** Wall-clock budget per guest call (default 10). */
+  /** Budget per guest call in ms of the calling thread's CPU time (default 10). */
   deadlineMs?: number
   /** Cap on the filter's linear memory (default 16 MiB). */
   memoryLimitBytes?: number

@@ -14,7 +14,9 @@ use crate::ticker::{DeadlineClock, EpochTicker, GuestThread};
 /// How guest calls of one filter instance are bounded.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Wall-clock budget for one guest call (a callback plus every host call it makes).
+    /// Budget for one guest call (a callback plus every host call it makes), on the
+    /// runtime's `deadline_clock`: the calling thread's CPU time by default, so time a
+    /// worker spends descheduled or blocked does not count.
     pub deadline: Duration,
     /// Cap on a guest's linear memory, in bytes.
     pub memory_bytes: usize,

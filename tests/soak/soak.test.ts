@@ -16,7 +16,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import test from "ava";
 import { startLauncher } from "../e2e/launcher.ts";
-import { eventually } from "../e2e/system.ts";
+import { until } from "../lib/wait.ts";
 import { freePort, send } from "../lib/net.ts";
 import { curve, describeGrowth, growth, SERIES, type MemorySample } from "./memory.ts";
 import { ownRuntimeDir } from "./runtime-dir.ts";
@@ -84,7 +84,7 @@ test("mixed traffic, route changes and reloads with a full zone: every request a
   t.not(small, conf, "make run's nginx.conf declares the zone");
   writeFileSync(confPath, small);
   process.kill(master, "SIGHUP");
-  await eventually(async () => sampleOf(await metrics(), 'set_backend_zone_bytes{state="total"}') === sizeBytes(ZONE), `the ${ZONE} zone`, 30_000);
+  await until(async () => sampleOf(await metrics(), 'set_backend_zone_bytes{state="total"}') === sizeBytes(ZONE), `the ${ZONE} zone`, 30_000);
 
   const backends: Backend[] = [];
   for (let i = 0; i < BACKENDS; i++) backends.push(await startBackend(`b${i}`));
@@ -114,7 +114,7 @@ test("mixed traffic, route changes and reloads with a full zone: every request a
   let unseenSeq = 0;
   const unseenHost = () => `u${unseenSeq++}-${runId}.unseen.test`;
   const warmStart = performance.now();
-  await eventually(
+  await until(
     async () => {
       await Promise.all(Array.from({ length: 200 }, () => client.send(unseenHost())));
       return sampleOf(await metrics(), "set_backend_zone_evictions_total") > 0;
