@@ -261,7 +261,7 @@ ${throughputTable(r.rows, "1M")}
 
 ${memoryTable(r.rows)}
 
-From the worker's \`/proc/PID/smaps\` (bench/routing/smaps.ts), resident bytes by mapping: nginx's binary and the system libraries
+From the worker's \`/proc/PID/smaps\` (bench/routing/smaps.ts), resident bytes by mapping: the program's binary (nginx, HAProxy) and the system libraries
 it maps, our module's \`.so\` (with wasmtime and cranelift in it), the filter's machine code, the filter's linear memory (what it
 touched of its reservation), the shared zones' pages this worker touched (counted in every worker, as RSS counts them), and the
 malloc heap with other anonymous memory. "private": the resident pages no other process shares (Private_Clean + Private_Dirty) —

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 
 export const MEMORY_PARTS = [
-  "nginx + system libraries (code, data)",
+  "program + system libraries (code, data)",
   "set_backend module (code, data)",
   "filter code (wasmtime JIT)",
   "filter linear memory",
@@ -22,7 +22,7 @@ function partOf(path: string, perms: string): MemoryPart {
   if (path === "/dev/zero (deleted)" || path.startsWith("/SYSV")) return "shared zones (touched pages)";
   // wasmtime's copy-on-write image of the filter's initial memory.
   if (path.startsWith("/memfd:wasm-memory-image")) return "filter linear memory";
-  if (path.startsWith("/")) return "nginx + system libraries (code, data)";
+  if (path.startsWith("/")) return "program + system libraries (code, data)";
   if (path === "" || path === "[heap]") {
     if (perms.includes("x")) return "filter code (wasmtime JIT)";
     return "malloc heap and other anonymous";
