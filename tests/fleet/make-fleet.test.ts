@@ -61,7 +61,10 @@ test("make fleet: etcd and two edges, labelled output, SIGINT stops everything",
     if (fleet.exitCode === null) fleet.kill("SIGKILL");
   });
 
-  await until(() => output.includes("2 edges on one routing table"), `the fleet to start:\n${output.slice(-3000)}`, 120_000);
+  // The output so far goes into the failure: the message is built when the wait gives up, not when it starts.
+  await until(() => output.includes("2 edges on one routing table"), "the fleet to start", 120_000).catch((error: Error) => {
+    throw new Error(`${error.message}; its output:\n${output.slice(-3000)}`);
+  });
   const token = readFileSync(join(stateDir, "fleet", "api-token"), "utf8").trim();
   const backend = await startBackend("app");
   t.teardown(() => backend.close());
