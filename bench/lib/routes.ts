@@ -1,21 +1,13 @@
 // A deterministic, realistic-looking routing table and a resolve workload over it.
 // The same seed gives the same table, so runs on different days compare.
+import { seededRandom as seeded } from "../../tests/lib/random.ts";
+
+/** The seeded generator (tests/lib/random.ts), as the benchmarks name it. */
+export { seeded };
 
 export interface Entry {
   host: string;
   backend: string;
-}
-
-/** mulberry32: small, fast, good enough to shuffle a benchmark. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // One route in WILDCARD_EVERY is a wildcard, as for tenants with their own subdomains.

@@ -18,11 +18,5 @@ request = function()
   return wrk.format("GET", "/", { ["Host"] = "site-" .. k .. ".bench.test" })
 end
 
-done = function(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format(
-    'RESULT {"requests":%d,"duration_us":%d,"p50":%d,"p99":%d,"p999":%d,"max":%d,"non2xx":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    latency:percentile(99.9), latency.max, errors.status, errors.connect, errors.read,
-    errors.write, errors.timeout))
-end
+-- RESULT line at the end (bench/routing/result.lua; wrk.ts says where it is).
+dofile(os.getenv("BENCH_RESULT_LUA"))

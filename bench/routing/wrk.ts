@@ -4,6 +4,8 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const SCRIPT = fileURLToPath(new URL("./hosts.lua", import.meta.url));
+/** The `done` callback every script loads, which prints the RESULT line parsed here. */
+const RESULT_LUA = fileURLToPath(new URL("./result.lua", import.meta.url));
 
 export interface WrkResult {
   rps: number;
@@ -31,7 +33,7 @@ export interface WrkOptions {
 
 export function wrk(options: WrkOptions): Promise<WrkResult> {
   const args = ["-t1", `-c${options.connections ?? 32}`, `-d${options.seconds}s`, "--timeout", "5s", "-s", options.script ?? SCRIPT, `http://127.0.0.1:${options.port}/`];
-  const env = { ...process.env, BENCH_HOSTS: String(options.hosts ?? 1000), BENCH_FIRST_HOST: String(options.firstHost ?? 1), ...options.env };
+  const env = { ...process.env, BENCH_HOSTS: String(options.hosts ?? 1000), BENCH_FIRST_HOST: String(options.firstHost ?? 1), BENCH_RESULT_LUA: RESULT_LUA, ...options.env };
   return new Promise((resolve, reject) => {
     // wrk stops by itself after -d; the timeout is a guard against a hung run.
     execFile("wrk", args, { env, timeout: (options.seconds + 20) * 1000 }, (error, stdout, stderr) => {

@@ -3,7 +3,7 @@
 // and IDN, many dots, odd and many ports, empty, missing and duplicate Host
 // headers, absolute-form request targets, and variants of routed names.
 import net from "node:net";
-import { seededRandom } from "./traffic.ts";
+import { seededRandom } from "../lib/random.ts";
 
 export interface FuzzCase {
   family: string;

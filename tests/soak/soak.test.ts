@@ -21,7 +21,8 @@ import { freePort, send } from "../lib/net.ts";
 import { curve, describeGrowth, growth, SERIES, type MemorySample } from "./memory.ts";
 import { ownRuntimeDir } from "./runtime-dir.ts";
 import { currentWorkers, rssBytes } from "./procs.ts";
-import { Client, RouteHistory, seededRandom, startBackend, type Answer, type Backend } from "./traffic.ts";
+import { seededRandom } from "../lib/random.ts";
+import { Client, RouteHistory, startBackend, type Answer, type Backend } from "./traffic.ts";
 
 const env = process.env;
 const SECONDS = Number(env.SOAK_SECONDS ?? 60);
