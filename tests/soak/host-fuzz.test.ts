@@ -8,7 +8,6 @@ import test from "ava";
 import { startLauncher } from "../e2e/launcher.ts";
 import { freePort, send } from "../lib/net.ts";
 import { fuzzCases, ROUTED_HOST, sendRaw, WILDCARD_ROUTE, type RawAnswer } from "./host-fuzz.ts";
-import { ownRuntimeDir } from "./runtime-dir.ts";
 import { currentWorkers } from "./procs.ts";
 import { startBackend } from "./traffic.ts";
 
@@ -32,7 +31,7 @@ test("hostile Host headers get a 4xx or a page, never a 5xx, a hang or a crash",
   t.timeout(10 * 60_000);
   t.log(`seed ${SEED} (FUZZ_SEED=${SEED} replays it), ${CASES} cases`);
   const metricsPort = await freePort();
-  const run = await startLauncher(t, { METRICS_PORT: String(metricsPort), LOG_LEVEL: "warn", RUNTIME_DIR: ownRuntimeDir(t) });
+  const run = await startLauncher(t, { METRICS_PORT: String(metricsPort), LOG_LEVEL: "warn" });
   const master = Number(readFileSync(join(run.stateDir, "nginx.pid"), "utf8"));
   const backend = await startBackend("fuzz");
   t.teardown(() => backend.close());

@@ -19,7 +19,6 @@ import { startLauncher } from "../e2e/launcher.ts";
 import { until } from "../lib/wait.ts";
 import { freePort, send } from "../lib/net.ts";
 import { curve, describeGrowth, growth, SERIES, type MemorySample } from "./memory.ts";
-import { ownRuntimeDir } from "./runtime-dir.ts";
 import { currentWorkers, rssBytes } from "./procs.ts";
 import { seededRandom } from "../lib/random.ts";
 import { Client, RouteHistory, startBackend, type Answer, type Backend } from "./traffic.ts";
@@ -72,7 +71,7 @@ test("mixed traffic, route changes and reloads with a full zone: every request a
   const runId = SEED.toString(36);
 
   const metricsPort = await freePort();
-  const run = await startLauncher(t, { METRICS_PORT: String(metricsPort), LOG_LEVEL: "warn", RUNTIME_DIR: ownRuntimeDir(t) });
+  const run = await startLauncher(t, { METRICS_PORT: String(metricsPort), LOG_LEVEL: "warn" });
   const master = Number(readFileSync(join(run.stateDir, "nginx.pid"), "utf8"));
   const api = Number((await run.waitForOutput(/route API started \(pid (\d+)\)/, "the API's pid"))[1]);
   const metrics = async () => (await send(metricsPort, "127.0.0.1", "/metrics")).body;
